@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Gatehouse: an OAuth 2.0 client-credentials server whose storage and policy live in plugin processes.
+// No package dependencies by design (see Docs/architecture.md): only the toolchain and system C libraries.
+let package = Package(
+    name: "Gatehouse",
+    products: [
+        .executable(name: "gatehouse", targets: ["GatehouseCLI"]),
+        .executable(name: "gatehouse-sqlite-store", targets: ["SQLiteStorePlugin"]),
+        .executable(name: "gatehouse-file-store", targets: ["FileStorePlugin"]),
+        .executable(name: "gatehouse-scope-rbac", targets: ["ScopeRBACPlugin"]),
+        .executable(name: "gatehouse-plugin-bench", targets: ["PluginBench"]),
+        .library(name: "PluginProtocol", targets: ["PluginProtocol"]),
+    ],
+    targets: [
+        // Wire types, line codec and the serve loop shared by the host and every Swift plugin.
+        .target(name: "PluginProtocol"),
+        // The host: HTTP server, OAuth endpoints, tokens, auth, metrics and the plugin supervisor.
+        .target(name: "Host", dependencies: ["PluginProtocol", "SystemShims"]),
+        // Linux calls Swift's Glibc module does not export (pipe2, accept4).
+        .target(name: "SystemShims"),
+        .executableTarget(name: "GatehouseCLI", dependencies: ["Host"], path: "Sources/gatehouse"),
+
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .executableTarget(name: "SQLiteStorePlugin", dependencies: ["PluginProtocol", "CSQLite"],
+                          path: "Plugins/sqlite-store"),
+        .executableTarget(name: "FileStorePlugin", dependencies: ["PluginProtocol"], path: "Plugins/file-store"),
+        .executableTarget(name: "ScopeRBACPlugin", dependencies: ["PluginProtocol"], path: "Plugins/scope-rbac"),
+
+        // Measures the plugin transport against the raw pipe floor (Benchmarks/README.md).
+        .executableTarget(name: "PluginBench", dependencies: ["Host"], path: "Benchmarks/plugin-bench"),
+
+        // A plugin whose misbehaviour tests can order: slow, silent, crashing, garbage-writing.
+        .executableTarget(name: "TestPlugin", dependencies: ["PluginProtocol"], path: "Tests/Fixtures/test-plugin"),
+        .testTarget(name: "PluginProtocolTests", dependencies: ["PluginProtocol"]),
+        .testTarget(name: "HostTests", dependencies: [
+            "Host", "PluginProtocol", "TestPlugin", "SQLiteStorePlugin", "FileStorePlugin", "ScopeRBACPlugin",
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,90 @@
+import Glibc
+import PluginProtocol
+
+/// Structured JSON-lines logging: `{"ts":…,"level":…,"msg":…, fields…}` per record.
+///
+/// Keys are namespaced (`plugin.name`, `oauth.client_id`). Callers must never pass a secret or a token as a
+/// field; the tests grep full-run logs for them.
+public struct Logger: Sendable {
+    public enum Level: Int, Sendable, Comparable {
+        case debug, info, warning, error
+        public var name: String {
+            switch self {
+            case .debug: return "debug"
+            case .info: return "info"
+            case .warning: return "warning"
+            case .error: return "error"
+            }
+        }
+        public init?(name: String) {
+            switch name.lowercased() {
+            case "debug": self = .debug
+            case "info": self = .info
+            case "warning", "warn": self = .warning
+            case "error": self = .error
+            default: return nil
+            }
+        }
+        public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    public let sink: any LogSink
+    public var minimumLevel: Level
+    /// Fields added to every record from this logger.
+    public var metadata: [String: JSONValue]
+
+    public init(sink: any LogSink = StandardErrorLogSink(), minimumLevel: Level = .info,
+                metadata: [String: JSONValue] = [:])
+    {
+        self.sink = sink
+        self.minimumLevel = minimumLevel
+        self.metadata = metadata
+    }
+
+    /// A logger that adds `fields` to every record.
+    public func with(_ fields: [String: JSONValue]) -> Logger {
+        var copy = self
+        copy.metadata.merge(fields) { _, new in new }
+        return copy
+    }
+
+    public func debug(_ message: String, _ fields: [String: JSONValue] = [:]) { log(.debug, message, fields) }
+    public func info(_ message: String, _ fields: [String: JSONValue] = [:]) { log(.info, message, fields) }
+    public func warning(_ message: String, _ fields: [String: JSONValue] = [:]) { log(.warning, message, fields) }
+    public func error(_ message: String, _ fields: [String: JSONValue] = [:]) { log(.error, message, fields) }
+
+    public func log(_ level: Level, _ message: String, _ fields: [String: JSONValue] = [:]) {
+        guard level >= minimumLevel else { return }
+        var record = fields
+        record["level"] = .string(level.name)
+        record["msg"] = .string(message)
+        emit(record)
+    }
+
+    /// Emits a record built elsewhere (a plugin's log line), adding the timestamp and this logger's metadata.
+    /// Metadata wins over a field of the same name, so a plugin cannot pass itself off as another.
+    public func emit(_ fields: [String: JSONValue]) {
+        var record = fields
+        record.merge(metadata) { _, own in own }
+        record["ts"] = .string(Self.timestamp())
+        var line = JSONWriter.bytes(.object(record))
+        line.append(UInt8(ascii: "\n"))
+        sink.write(line: line)
+    }
+
+    /// RFC 3339 UTC with milliseconds, e.g. `2026-11-29T20:37:21.123Z`.
+    static func timestamp() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        var seconds = spec.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
+            + "\(pad(Int32(spec.tv_nsec / 1_000_000), 3))Z"
+    }
+}

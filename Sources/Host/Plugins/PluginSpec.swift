@@ -1,0 +1,88 @@
+import PluginProtocol
+
+/// How to run one plugin: the command, its environment and config, and how to supervise it.
+/// Read from an entry of the host config's `plugins` object (Docs/configuration.md).
+public struct PluginSpec: Sendable {
+    /// The name the deployer gave the plugin (`store`, `policy`); used in logs, metrics and errors.
+    public var name: String
+    /// The role the host needs from it; a plugin that declares another role is refused at handshake.
+    public var role: PluginRole?
+    /// An absolute or relative path, or a bare name searched beside the `gatehouse` executable, then in PATH.
+    public var command: String
+    public var arguments: [String] = []
+    /// Added to (or replacing in) the host's environment.
+    public var environment: [String: String] = [:]
+    /// Passed verbatim as `config` in `initialize`.
+    public var config: JSONValue = .object([:])
+    /// How many processes to run; calls go to the ready one with the fewest calls in flight.
+    public var poolSize = 1
+    public var callTimeout: Duration = .seconds(5)
+    public var startTimeout: Duration = .seconds(10)
+    /// How long a plugin may take to exit after `shutdown`/`exit` before SIGTERM, and again before SIGKILL.
+    public var shutdownGrace: Duration = .seconds(2)
+    public var restart = RestartPolicy()
+    /// The longest protocol line accepted from the plugin.
+    public var maxLineLength = LineFramer.defaultMaxLineLength
+
+    public init(name: String, role: PluginRole? = nil, command: String) {
+        self.name = name
+        self.role = role
+        self.command = command
+    }
+}
+
+/// When to restart a plugin that died, and when to stop trying.
+public struct RestartPolicy: Sendable, Equatable {
+    /// Delay before the first restart; doubled after each consecutive failure, up to `maxBackoff`.
+    public var initialBackoff: Duration = .milliseconds(100)
+    public var maxBackoff: Duration = .seconds(10)
+    /// `maxCrashes` failures within `window` mark the plugin failed (unhealthy) ...
+    public var maxCrashes = 5
+    public var window: Duration = .seconds(60)
+    /// ... after which one more start is tried only after this cooldown.
+    public var cooldown: Duration = .seconds(60)
+    /// A process that stayed ready this long resets the backoff.
+    public var stableAfter: Duration = .seconds(10)
+
+    public init() {}
+}
+
+extension PluginSpec {
+    /// Reads a config entry such as
+    /// `{"command": "gatehouse-sqlite-store", "args": [], "env": {}, "config": {}, "pool": 1,
+    ///   "call_timeout_ms": 5000, "start_timeout_ms": 10000}`.
+    public init(name: String, role: PluginRole?, json: JSONValue) throws(JSONShapeError) {
+        let reader = try JSONObjectReader(json, what: "plugin '\(name)'")
+        self.init(name: name, role: role, command: try reader.string("command"))
+        arguments = try reader.optionalStrings("args") ?? []
+        if let env = reader.members["env"] {
+            guard let object = env.objectValue else { throw JSONShapeError("field 'env' must be an object") }
+            for (key, value) in object {
+                guard let text = value.stringValue else { throw JSONShapeError("env '\(key)' must be a string") }
+                environment[key] = text
+            }
+        }
+        config = reader.members["config"] ?? .object([:])
+        if let pool = try reader.optionalInt("pool") {
+            guard (1...64).contains(pool) else { throw JSONShapeError("field 'pool' must be between 1 and 64") }
+            poolSize = Int(pool)
+        }
+        callTimeout = try Self.milliseconds(reader, "call_timeout_ms", default: callTimeout)
+        startTimeout = try Self.milliseconds(reader, "start_timeout_ms", default: startTimeout)
+        shutdownGrace = try Self.milliseconds(reader, "shutdown_grace_ms", default: shutdownGrace)
+        if let max = try reader.optionalInt("max_line_bytes") {
+            guard (1024...(64 << 20)).contains(max) else {
+                throw JSONShapeError("field 'max_line_bytes' must be between 1024 and 67108864")
+            }
+            maxLineLength = Int(max)
+        }
+    }
+
+    private static func milliseconds(_ reader: JSONObjectReader, _ key: String, default value: Duration)
+        throws(JSONShapeError) -> Duration
+    {
+        guard let ms = try reader.optionalInt(key) else { return value }
+        guard (1...3_600_000).contains(ms) else { throw JSONShapeError("field '\(key)' must be 1..3600000") }
+        return .milliseconds(ms)
+    }
+}

@@ -1,0 +1,76 @@
+/// One JSON-RPC 2.0 message: a request (with id), a notification (without), or a response.
+public enum RPCMessage: Sendable, Equatable {
+    case request(id: RPCID, method: String, params: JSONValue)
+    case notification(method: String, params: JSONValue)
+    case response(id: RPCID?, outcome: Result<JSONValue, RPCError>)
+
+    /// Reads a message from a parsed line, or says why the line is not one.
+    public init(json: JSONValue) throws(JSONShapeError) {
+        guard case .object(let members) = json else { throw JSONShapeError("message must be an object") }
+        guard members["jsonrpc"] == .string("2.0") else { throw JSONShapeError("missing \"jsonrpc\": \"2.0\"") }
+        let id: RPCID?
+        if let rawID = members["id"], !rawID.isNull {
+            guard let parsed = RPCID(json: rawID) else { throw JSONShapeError("id must be a string or an integer") }
+            id = parsed
+        } else {
+            id = nil
+        }
+        if let method = members["method"] {
+            guard let name = method.stringValue else { throw JSONShapeError("method must be a string") }
+            let params = members["params"] ?? .null
+            switch params {
+            case .object, .array, .null: break
+            default: throw JSONShapeError("params must be an object or an array")
+            }
+            if let id {
+                self = .request(id: id, method: name, params: params)
+            } else if members["id"] != nil {
+                throw JSONShapeError("a request id must not be null")
+            } else {
+                self = .notification(method: name, params: params)
+            }
+            return
+        }
+        switch (members["result"], members["error"]) {
+        case (let result?, nil):
+            self = .response(id: id, outcome: .success(result))
+        case (nil, let error?):
+            self = .response(id: id, outcome: .failure(try RPCError(json: error)))
+        default:
+            throw JSONShapeError("a response has exactly one of \"result\" and \"error\"")
+        }
+    }
+
+    public var json: JSONValue {
+        switch self {
+        case .request(let id, let method, let params):
+            var members: [String: JSONValue] = ["jsonrpc": "2.0", "id": id.json, "method": .string(method)]
+            if !params.isNull { members["params"] = params }
+            return .object(members)
+        case .notification(let method, let params):
+            var members: [String: JSONValue] = ["jsonrpc": "2.0", "method": .string(method)]
+            if !params.isNull { members["params"] = params }
+            return .object(members)
+        case .response(let id, let outcome):
+            var members: [String: JSONValue] = ["jsonrpc": "2.0", "id": id?.json ?? .null]
+            switch outcome {
+            case .success(let result): members["result"] = result
+            case .failure(let error): members["error"] = error.json
+            }
+            return .object(members)
+        }
+    }
+
+    /// The message as one protocol line: compact JSON followed by `\n`.
+    public func line() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128)
+        appendLine(to: &out)
+        return out
+    }
+
+    public func appendLine(to out: inout [UInt8]) {
+        JSONWriter.write(json, into: &out)
+        out.append(UInt8(ascii: "\n"))
+    }
+}

@@ -1,0 +1,221 @@
+import Glibc
+
+/// The serve loop of a Swift plugin: register methods, then `run()` answers the host over stdin/stdout.
+///
+/// Handlers registered with `register` run one at a time on the serve thread, in arrival order, so plugin
+/// state needs no locks; answers to one read are written back in one `write`. Handlers registered with
+/// `registerConcurrent` run on a global queue and may answer out of order (the host matches ids).
+///
+/// Lifecycle (Docs/plugin-protocol.md): requests before `initialize` get `notInitialized`; after `shutdown`
+/// they get `shuttingDown`; `exit`, or end of input, ends the loop.
+public final class PluginServer {
+    public let name: String
+    public let version: String
+    public let role: PluginRole
+    /// Protocol versions this plugin speaks; the highest one the host also offers is chosen.
+    public let supportedVersions: [Int64]
+
+    private enum Handler {
+        case inline((JSONValue) throws -> JSONValue)
+        case concurrent(@Sendable (JSONValue) throws -> JSONValue)
+    }
+
+    private enum Phase { case awaitingInitialize, ready, shuttingDown }
+
+    private var handlers: [String: Handler] = [:]
+    private var configure: (InitializeParams) throws -> Void = { _ in }
+    private var phase = Phase.awaitingInitialize
+    private let input: Int32
+    private let output: FileDescriptorWriter
+    private var pending: [UInt8] = []
+
+    public init(name: String, version: String, role: PluginRole,
+                supportedVersions: [Int64] = Lifecycle.supportedVersions, input: Int32 = STDIN_FILENO,
+                output: Int32 = STDOUT_FILENO)
+    {
+        self.name = name
+        self.version = version
+        self.role = role
+        self.supportedVersions = supportedVersions
+        self.input = input
+        self.output = FileDescriptorWriter(fd: output)
+    }
+
+    /// Called with the `initialize` params before the handshake is answered; throw an `RPCError` to refuse
+    /// a configuration (the host reports the message and does not start the plugin).
+    public func onInitialize(_ body: @escaping (InitializeParams) throws -> Void) {
+        configure = body
+    }
+
+    public func register<P, R>(_ method: Method<P, R>, _ handler: @escaping (P) throws -> R) {
+        handlers[method.name] = .inline { params in try handler(try Self.decode(P.self, params)).json }
+    }
+
+    public func registerConcurrent<P, R>(_ method: Method<P, R>, _ handler: @escaping @Sendable (P) throws -> R) {
+        handlers[method.name] = .concurrent { params in try handler(try Self.decode(P.self, params)).json }
+    }
+
+    /// Serves until `exit` or end of input and returns the process exit status.
+    public func run() -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        if isatty(input) == 1 && getenv("GATEHOUSE_PLUGIN_INTERACTIVE") == nil {
+            printTerminalHint()
+            return 2
+        }
+        var framer = LineFramer()
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return 0 }  // The host closed our stdin: it is gone or wants us gone.
+            var exitStatus: Int32?
+            chunk.withUnsafeBytes { raw in
+                framer.append(UnsafeRawBufferPointer(rebasing: raw[0..<count])) { frame in
+                    guard exitStatus == nil else { return }
+                    exitStatus = handle(frame)
+                }
+            }
+            flush()
+            if let exitStatus { return exitStatus }
+        }
+    }
+
+    // MARK: - Dispatch
+
+    private func handle(_ frame: LineFramer.Frame) -> Int32? {
+        switch frame {
+        case .oversized(let byteCount):
+            respond(nil, .failure(RPCError(.invalidRequest, "message of \(byteCount)+ bytes exceeds the line limit")))
+            return nil
+        case .line(let bytes):
+            let message: RPCMessage
+            do {
+                message = try RPCMessage(json: try JSONParser.parse(bytes))
+            } catch let error as JSONParseError {
+                respond(nil, .failure(RPCError(.parseError, "invalid JSON: \(error)")))
+                return nil
+            } catch {
+                respond(nil, .failure(RPCError(.invalidRequest, "\(error)")))
+                return nil
+            }
+            return dispatch(message)
+        }
+    }
+
+    private func dispatch(_ message: RPCMessage) -> Int32? {
+        switch message {
+        case .response:
+            return nil  // The host sends no requests we would be waiting on; ignore.
+        case .notification(let method, _):
+            if method == Lifecycle.exit.name { return phase == .shuttingDown ? 0 : 1 }
+            return nil  // Unknown notifications are ignored (forward compatibility).
+        case .request(let id, let method, let params):
+            switch (phase, method) {
+            case (_, Lifecycle.initialize.name):
+                respond(id, initialize(params))
+            case (.awaitingInitialize, _):
+                respond(id, .failure(RPCError(.notInitialized, "'initialize' must come first")))
+            case (.shuttingDown, _):
+                respond(id, .failure(RPCError(.shuttingDown, "the plugin is shutting down")))
+            case (.ready, Lifecycle.shutdown.name):
+                phase = .shuttingDown
+                respond(id, .success(.null))
+            case (.ready, _):
+                call(id, method, params)
+            }
+            return nil
+        }
+    }
+
+    private func initialize(_ rawParams: JSONValue) -> Result<JSONValue, RPCError> {
+        guard phase == .awaitingInitialize else { return .failure(RPCError(.invalidRequest, "already initialized")) }
+        let params: InitializeParams
+        do {
+            params = try InitializeParams(json: rawParams)
+        } catch {
+            return .failure(RPCError(.invalidParams, error.message))
+        }
+        guard let chosen = params.protocolVersions.filter(supportedVersions.contains).max() else {
+            let supported = supportedVersions.map(String.init).joined(separator: ", ")
+            let offered = params.protocolVersions.map(String.init).joined(separator: ", ")
+            return .failure(RPCError(.unsupportedProtocolVersion,
+                "\(name) speaks protocol version \(supported); the host offered \(offered)",
+                data: ["supported": .array(supportedVersions.map { .int($0) })]))
+        }
+        do {
+            try configure(params)
+        } catch {
+            return .failure(Self.rpcError(from: error, method: Lifecycle.initialize.name))
+        }
+        phase = .ready
+        let result = InitializeResult(name: name, version: version, protocolVersion: chosen, role: role,
+                                      methods: handlers.keys.sorted())
+        return .success(result.json)
+    }
+
+    private func call(_ id: RPCID, _ method: String, _ params: JSONValue) {
+        switch handlers[method] {
+        case nil:
+            respond(id, .failure(RPCError(.methodNotFound, "unknown method '\(method)'")))
+        case .inline(let handler):
+            respond(id, Self.invoke(handler, params, method: method))
+        case .concurrent(let handler):
+            let output = self.output
+            Thread.detachConcurrent {
+                let line = RPCMessage.response(id: id, outcome: Self.invoke(handler, params, method: method)).line()
+                output.writeAll(line)
+            }
+        }
+    }
+
+    private static func invoke(_ handler: (JSONValue) throws -> JSONValue, _ params: JSONValue, method: String)
+        -> Result<JSONValue, RPCError>
+    {
+        do {
+            return .success(try handler(params))
+        } catch {
+            return .failure(rpcError(from: error, method: method))
+        }
+    }
+
+    private static func decode<P: JSONCodable>(_ type: P.Type, _ params: JSONValue) throws -> P {
+        do {
+            return try P(json: params)
+        } catch {
+            throw RPCError(.invalidParams, error.message)
+        }
+    }
+
+    /// Maps what a handler threw to the wire. Only `RPCError`s cross as they are: anything else could carry
+    /// details (paths, bound values) the host must not log, so it becomes a generic internal error.
+    private static func rpcError(from error: any Error, method: String) -> RPCError {
+        if let rpc = error as? RPCError { return rpc }
+        PluginLog.error("handler failed", ["rpc.method": .string(method), "error": .string("\(type(of: error))")])
+        return RPCError(.internalError, "internal error in '\(method)'")
+    }
+
+    // MARK: - Output
+
+    private func respond(_ id: RPCID?, _ outcome: Result<JSONValue, RPCError>) {
+        RPCMessage.response(id: id, outcome: outcome).appendLine(to: &pending)
+        if pending.count >= 64 * 1024 { flush() }
+    }
+
+    private func flush() {
+        guard !pending.isEmpty else { return }
+        output.writeAll(pending)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private func printTerminalHint() {
+        let hint = """
+            \(name) \(version) is a Gatehouse \(role) plugin. It speaks JSON-RPC 2.0, one message per line, \
+            on stdin/stdout and is started by the host (`gatehouse serve`), not by hand.
+            To talk to it from a terminal anyway, set GATEHOUSE_PLUGIN_INTERACTIVE=1 and type, for example:
+            {"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersions":[1],"config":{}}}
+            The protocol is described in Docs/plugin-protocol.md.
+
+            """
+        FileDescriptorWriter(fd: STDERR_FILENO).writeAll(Array(hint.utf8))
+    }
+}

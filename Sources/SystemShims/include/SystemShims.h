@@ -1,0 +1,14 @@
+// Linux calls that Swift's Glibc module hides behind _GNU_SOURCE. Each is atomic where the portable
+// two-step version (pipe + fcntl) would let a descriptor leak into a child spawned in between.
+#ifndef GATEHOUSE_SYSTEM_SHIMS_H
+#define GATEHOUSE_SYSTEM_SHIMS_H
+
+#include <sys/socket.h>
+
+/// pipe2(2) with O_CLOEXEC.
+int gatehouse_pipe_cloexec(int fds[2]);
+
+/// accept4(2) with SOCK_CLOEXEC | SOCK_NONBLOCK.
+int gatehouse_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length);
+
+#endif

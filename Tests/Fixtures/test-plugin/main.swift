@@ -1,0 +1,76 @@
+import Glibc
+import PluginProtocol
+
+// A plugin that misbehaves on request, so the supervisor tests can drive every failure over a real process.
+// Flags: --versions 1,2   protocol versions it claims
+//        --role NAME      role it declares
+//        --crash-on-start exit(3) before reading anything
+//        --ignore-exit    ignore SIGTERM and the `exit` notification (shutdown escalation)
+//        --stderr-banner  write a plain-text line to stderr at start
+
+let arguments = CommandLine.arguments
+func flag(_ name: String) -> Bool { arguments.contains(name) }
+func option(_ name: String) -> String? {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}
+
+if flag("--crash-on-start") { exit(3) }
+if flag("--ignore-exit") { signal(SIGTERM, SIG_IGN) }
+if flag("--stderr-banner") { FileDescriptorWriter(fd: STDERR_FILENO).writeAll(Array("plain banner line\n".utf8)) }
+
+let versions = option("--versions")?.split(separator: ",").compactMap { Int64($0) } ?? Lifecycle.supportedVersions
+let server = PluginServer(name: "test-plugin", version: BuildInfo.version,
+                          role: PluginRole(rawValue: option("--role") ?? "test"), supportedVersions: versions)
+let stdout = FileDescriptorWriter(fd: STDOUT_FILENO)
+
+struct Millis: JSONCodable {
+    var ms: Int64
+    init(json: JSONValue) throws(JSONShapeError) { ms = try JSONObjectReader(json).int("ms") }
+    var json: JSONValue { ["ms": .int(ms)] }
+}
+
+server.register(Method<JSONValue, JSONValue>("test.echo")) { $0 }
+server.register(Method<Empty, JSONValue>("test.pid")) { _ in .int(Int64(getpid())) }
+server.registerConcurrent(Method<Millis, Millis>("test.sleep")) { params in
+    usleep(UInt32(params.ms * 1000))
+    return params
+}
+// Blocks the serve thread: no answer to anything until it returns.
+server.register(Method<Millis, Millis>("test.stall")) { params in
+    usleep(UInt32(params.ms * 1000))
+    return params
+}
+server.register(Method<Empty, Empty>("test.garbage")) { _ in
+    stdout.writeAll(Array("this is not json\n".utf8))
+    return Empty()
+}
+server.register(Method<Millis, Empty>("test.oversize")) { params in
+    stdout.writeAll([UInt8](repeating: UInt8(ascii: "x"), count: Int(params.ms)) + [UInt8(ascii: "\n")])
+    return Empty()
+}
+server.register(Method<Empty, Empty>("test.unknownId")) { _ in
+    stdout.writeAll(RPCMessage.response(id: .int(987_654_321), outcome: .success(.null)).line())
+    return Empty()
+}
+server.register(Method<Empty, Empty>("test.closeStdout")) { _ in
+    close(STDOUT_FILENO)
+    while true { sleep(60) }
+}
+server.register(Method<Empty, Empty>("test.crash")) { _ in exit(7) }
+server.register(Method<JSONValue, Empty>("test.log")) { params in
+    PluginLog.warning(params["msg"]?.stringValue ?? "", ["test.field": params["field"] ?? .null])
+    FileDescriptorWriter(fd: STDERR_FILENO).writeAll(Array("plain text from the plugin\n".utf8))
+    return Empty()
+}
+server.register(Method<JSONValue, Empty>("test.notify")) { params in
+    stdout.writeAll(RPCMessage.notification(method: "invalidate", params: params).line())
+    return Empty()
+}
+server.register(Method<Empty, JSONValue>("test.fail")) { _ in
+    throw RPCError(.storageFailure, "simulated storage failure")
+}
+
+let status = server.run()
+if flag("--ignore-exit") { while true { sleep(60) } }
+exit(status)
