@@ -91,6 +91,14 @@ final class PluginConnection: Sendable {
     var isClosed: Bool { state.withLock { $0.closed != nil } }
 
     func call(method: String, params: JSONValue, timeout: Duration, completion: @escaping Completion) {
+        switch params {
+        case .object, .array, .null: break
+        default:
+            // JSON-RPC 2.0 §4.2: params are structured. Refuse here; a plugin would rightly answer with an
+            // error we could not match to this call.
+            let error = RPCError(.invalidParams, "params must be an object or an array")
+            return completion(.failure(.remote(plugin: plugin, error: error)))
+        }
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         let line = RPCMessage.request(id: .int(id), method: method, params: params).line()
         let now = MonotonicTime.now()

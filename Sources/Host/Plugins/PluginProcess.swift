@@ -30,6 +30,9 @@ final class PluginProcess: Sendable {
     static func spawn(command: String, arguments: [String], environment: [String: String]) throws(SpawnError)
         -> PluginProcess
     {
+        // A write to the pipe of a plugin that just died must fail with EPIPE, not kill the host. There is no
+        // per-call flag for pipes (MSG_NOSIGNAL is for sockets), so the disposition is process-wide.
+        _ = Glibc.signal(SIGPIPE, SIG_IGN)
         guard let executable = resolve(command) else {
             throw SpawnError(description: "command '\(command)' not found beside the gatehouse executable or in PATH")
         }
