@@ -17,8 +17,10 @@ let package = Package(
         // Wire types, line codec and the serve loop shared by the host and every Swift plugin.
         .target(name: "PluginProtocol"),
         // The host: HTTP server, OAuth endpoints, tokens, auth, metrics and the plugin supervisor.
-        .target(name: "Host", dependencies: ["PluginProtocol", "SystemShims"]),
-        // Linux calls Swift's Glibc module does not export (pipe2, accept4).
+        .target(name: "Host", dependencies: ["PluginProtocol", "CryptoPrimitives", "SystemShims"]),
+        // SHA-256, HMAC, base64, constant-time comparison and the CSPRNG: shared by the host and the stores.
+        .target(name: "CryptoPrimitives", dependencies: ["SystemShims"]),
+        // Linux calls Swift's Glibc module does not export (pipe2, accept4, getrandom).
         .target(name: "SystemShims"),
         .executableTarget(name: "GatehouseCLI", dependencies: ["Host"], path: "Sources/gatehouse"),
 
@@ -35,6 +37,7 @@ let package = Package(
         // A plugin whose misbehaviour tests can order: slow, silent, crashing, garbage-writing.
         .executableTarget(name: "TestPlugin", dependencies: ["PluginProtocol"], path: "Tests/Fixtures/test-plugin"),
         .testTarget(name: "PluginProtocolTests", dependencies: ["PluginProtocol"]),
+        .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
         .testTarget(name: "HostTests", dependencies: [
             "Host", "PluginProtocol", "TestPlugin", "SQLiteStorePlugin", "FileStorePlugin", "ScopeRBACPlugin",
         ]),

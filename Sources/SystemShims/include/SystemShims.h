@@ -4,11 +4,15 @@
 #define GATEHOUSE_SYSTEM_SHIMS_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 /// pipe2(2) with O_CLOEXEC.
 int gatehouse_pipe_cloexec(int fds[2]);
 
 /// accept4(2) with SOCK_CLOEXEC | SOCK_NONBLOCK.
 int gatehouse_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length);
+
+/// getrandom(2) from the kernel's CSPRNG; blocks only until the pool is first initialised at boot.
+ssize_t gatehouse_getrandom(void *buffer, size_t length);
 
 #endif
