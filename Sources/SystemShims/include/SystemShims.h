@@ -1,8 +1,11 @@
-// Linux calls that Swift's Glibc module hides behind _GNU_SOURCE. Each is atomic where the portable
+// Linux calls that Swift's Glibc module does not export: epoll and eventfd (by including their headers
+// here), and calls hidden behind _GNU_SOURCE. Each is atomic where the portable
 // two-step version (pipe + fcntl) would let a descriptor leak into a child spawned in between.
 #ifndef GATEHOUSE_SYSTEM_SHIMS_H
 #define GATEHOUSE_SYSTEM_SHIMS_H
 
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 

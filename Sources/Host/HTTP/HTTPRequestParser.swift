@@ -1,0 +1,308 @@
+/// Incremental HTTP/1.1 request parser (RFC 9112), bounded at every step.
+///
+/// Feed it the unconsumed bytes of a connection; it reports how many it consumed and what it found. It
+/// never holds more than one request head plus the configured body, refuses ambiguous framing that
+/// enables request smuggling (both `Content-Length` and `Transfer-Encoding`, differing lengths), and maps
+/// every limit to its status: 414 request line, 431 headers, 413 body, 501 unknown transfer coding,
+/// 505 version, 417 unknown expectation, 400 anything malformed.
+public struct HTTPRequestParser: Sendable {
+    public enum Event: Sendable {
+        /// More bytes are needed.
+        case needMore
+        /// The head asked for `100 Continue`; send it, then keep feeding the body.
+        case continueNeeded
+        case request(HTTPRequest)
+        /// The request is refused; answer with this status and close the connection.
+        case failure(HTTPError)
+    }
+
+    public let limits: HTTPLimits
+    public static let maxRequestLineBytes = 8 * 1024
+    private static let maxChunkLineBytes = 1024
+
+    private enum State: Sendable {
+        case head(scanned: Int)
+        case fixedBody(HTTPRequest, remaining: Int)
+        case chunkSize(HTTPRequest)
+        case chunkData(HTTPRequest, remaining: Int)
+        case chunkDataEnd(HTTPRequest)
+        case trailers(HTTPRequest, bytes: Int)
+    }
+
+    private var state = State.head(scanned: 0)
+
+    public init(limits: HTTPLimits) { self.limits = limits }
+
+    /// True between requests: nothing of a next request has been parsed yet.
+    public var isIdle: Bool {
+        if case .head(let scanned) = state { return scanned == 0 }
+        return false
+    }
+
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> (consumed: Int, event: Event) {
+        var consumed = 0
+        while true {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[consumed...])
+            switch state {
+            case .head(let scanned):
+                guard let end = Self.find(crlfcrlf: rest, from: max(0, scanned - 3)) else {
+                    if rest.count > limits.maxHeaderBytes {
+                        return (consumed, .failure(Self.requestLineTooLong(rest) ?? HTTPError(431, "request headers too large")))
+                    }
+                    state = .head(scanned: rest.count)
+                    return (consumed, .needMore)
+                }
+                guard end + 4 <= limits.maxHeaderBytes else {
+                    return (consumed, .failure(HTTPError(431, "request headers too large")))
+                }
+                let headBytes = UnsafeRawBufferPointer(rebasing: rest[0..<end])
+                consumed += end + 4
+                switch parseHead(headBytes) {
+                case .failure(let error): return (consumed, .failure(error))
+                case .success(let (request, framing, expectContinue)):
+                    switch framing {
+                    case .none:
+                        state = .head(scanned: 0)
+                        return (consumed, .request(request))
+                    case .length(let length):
+                        state = .fixedBody(request, remaining: length)
+                    case .chunked:
+                        state = .chunkSize(request)
+                    }
+                    if expectContinue { return (consumed, .continueNeeded) }
+                }
+
+            case .fixedBody(var request, let remaining):
+                let take = min(remaining, rest.count)
+                request.body.append(contentsOf: rest[0..<take])
+                consumed += take
+                if take == remaining {
+                    state = .head(scanned: 0)
+                    return (consumed, .request(request))
+                }
+                state = .fixedBody(request, remaining: remaining - take)
+                return (consumed, .needMore)
+
+            case .chunkSize(let request):
+                guard let lineEnd = Self.find(crlf: rest) else {
+                    if rest.count > Self.maxChunkLineBytes { return (consumed, .failure(.badRequest("chunk size line too long"))) }
+                    return (consumed, .needMore)
+                }
+                guard let size = Self.chunkSize(UnsafeRawBufferPointer(rebasing: rest[0..<lineEnd])) else {
+                    return (consumed, .failure(.badRequest("invalid chunk size")))
+                }
+                consumed += lineEnd + 2
+                if size == 0 {
+                    state = .trailers(request, bytes: 0)
+                } else {
+                    guard request.body.count + size <= limits.maxBodyBytes else {
+                        return (consumed, .failure(HTTPError(413, "request body larger than \(limits.maxBodyBytes) bytes")))
+                    }
+                    state = .chunkData(request, remaining: size)
+                }
+
+            case .chunkData(var request, let remaining):
+                let take = min(remaining, rest.count)
+                request.body.append(contentsOf: rest[0..<take])
+                consumed += take
+                if take < remaining {
+                    state = .chunkData(request, remaining: remaining - take)
+                    return (consumed, .needMore)
+                }
+                state = .chunkDataEnd(request)
+
+            case .chunkDataEnd(let request):
+                guard rest.count >= 2 else { return (consumed, .needMore) }
+                guard rest[0] == 0x0D, rest[1] == 0x0A else { return (consumed, .failure(.badRequest("chunk not followed by CRLF"))) }
+                consumed += 2
+                state = .chunkSize(request)
+
+            case .trailers(let request, let seen):
+                // Trailer fields are read and discarded (RFC 9112 §7.1.2 lets a recipient ignore them).
+                guard let lineEnd = Self.find(crlf: rest) else {
+                    if seen + rest.count > limits.maxHeaderBytes { return (consumed, .failure(HTTPError(431, "trailers too large"))) }
+                    return (consumed, .needMore)
+                }
+                consumed += lineEnd + 2
+                if lineEnd == 0 {
+                    state = .head(scanned: 0)
+                    return (consumed, .request(request))
+                }
+                state = .trailers(request, bytes: seen + lineEnd + 2)
+            }
+        }
+    }
+
+    // MARK: - Head
+
+    private enum Framing { case none, length(Int), chunked }
+
+    private func parseHead(_ head: UnsafeRawBufferPointer) -> Result<(HTTPRequest, Framing, Bool), HTTPError> {
+        var lines: [UnsafeRawBufferPointer] = []
+        var start = 0
+        var index = 0
+        while index < head.count {
+            if head[index] == 0x0D {
+                guard index + 1 < head.count, head[index + 1] == 0x0A else { return .failure(.badRequest("bare CR in head")) }
+                lines.append(UnsafeRawBufferPointer(rebasing: head[start..<index]))
+                index += 2
+                start = index
+            } else if head[index] == 0x0A {
+                return .failure(.badRequest("bare LF in head"))
+            } else {
+                index += 1
+            }
+        }
+        lines.append(UnsafeRawBufferPointer(rebasing: head[start..<head.count]))
+        // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
+        while let first = lines.first, first.isEmpty { lines.removeFirst() }
+        guard let requestLine = lines.first else { return .failure(.badRequest("empty request")) }
+        guard requestLine.count <= Self.maxRequestLineBytes else { return .failure(HTTPError(414, "request target too long")) }
+
+        let parts = requestLine.split(separator: 0x20, omittingEmptySubsequences: false)
+        guard parts.count == 3 else { return .failure(.badRequest("malformed request line")) }
+        guard !parts[0].isEmpty, parts[0].allSatisfy(Self.isTokenByte) else { return .failure(.badRequest("invalid method")) }
+        let method = String(decoding: parts[0], as: UTF8.self)
+        guard !parts[1].isEmpty, parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            return .failure(.badRequest("invalid request target"))
+        }
+        var target = String(decoding: parts[1], as: UTF8.self)
+        let version: HTTPVersion
+        switch String(decoding: parts[2], as: UTF8.self) {
+        case "HTTP/1.1": version = .http11
+        case "HTTP/1.0": version = .http10
+        case let other where other.hasPrefix("HTTP/") && other.count == 8: return .failure(HTTPError(505, "HTTP version not supported"))
+        default: return .failure(.badRequest("invalid HTTP version"))
+        }
+        if target.hasPrefix("http://") || target.hasPrefix("https://") {
+            // Absolute form (RFC 9112 §3.2.2): keep the path and query.
+            let afterScheme = target[target.index(target.startIndex, offsetBy: target.hasPrefix("https") ? 8 : 7)...]
+            target = afterScheme.firstIndex(of: "/").map { String(afterScheme[$0...]) } ?? "/"
+        } else if !(target.hasPrefix("/") || (target == "*" && method == "OPTIONS")) {
+            return .failure(.badRequest("invalid request target"))
+        }
+
+        var headers = HTTPHeaders()
+        for line in lines.dropFirst() {
+            guard headers.fields.count < limits.maxHeaderCount else { return .failure(HTTPError(431, "too many header fields")) }
+            guard let first = line.first, first != 0x20, first != 0x09 else {
+                return .failure(.badRequest("obsolete line folding"))  // RFC 9112 §5.2
+            }
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return .failure(.badRequest("header without colon")) }
+            let name = line[..<colon]
+            // RFC 9112 §5.1: no whitespace between name and colon; such a request MUST be rejected.
+            guard !name.isEmpty, name.allSatisfy(Self.isTokenByte) else { return .failure(.badRequest("invalid header name")) }
+            var value = line[(colon + 1)...]
+            while let byte = value.first, byte == 0x20 || byte == 0x09 { value = value.dropFirst() }
+            while let byte = value.last, byte == 0x20 || byte == 0x09 { value = value.dropLast() }
+            guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
+                return .failure(.badRequest("invalid character in header value"))
+            }
+            headers.append(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+        }
+        let request = HTTPRequest(method: method, target: target, version: version, headers: headers)
+        if version == .http11 && headers.count("host") != 1 {
+            return .failure(.badRequest("HTTP/1.1 requests need exactly one Host header"))  // RFC 9112 §3.2
+        }
+        return framing(of: request).map { framing in
+            var expectContinue = false
+            if let expect = headers["expect"] {
+                expectContinue = expect.lowercased() == "100-continue"
+                if !expectContinue { return .failure(HTTPError(417, "unsupported expectation")) }
+            }
+            if case .none = framing { expectContinue = false }
+            return .success((request, framing, expectContinue && version == .http11))
+        } ?? .failure(framingError(of: request))
+    }
+
+    private func framing(of request: HTTPRequest) -> Framing? {
+        let lengths = request.headers.values("content-length")
+        let codings = request.headers.values("transfer-encoding")
+        if !codings.isEmpty {
+            guard lengths.isEmpty, request.version == .http11 else { return nil }
+            let all = codings.flatMap { $0.split(separator: ",") }.map { $0.trimmingOWS().lowercased() }
+            guard all == ["chunked"] else { return nil }
+            return .chunked
+        }
+        guard let first = lengths.first else { return Framing.none }
+        // A list or repeated fields are valid only if every value is the same (RFC 9110 §8.6).
+        let values = lengths.flatMap { $0.split(separator: ",") }.map { $0.trimmingOWS() }
+        guard let length = Int(values.first ?? Substring(first)), values.allSatisfy({ $0 == values[0] }),
+            values[0].allSatisfy({ $0.isASCII && $0.isNumber }), length >= 0, length <= limits.maxBodyBytes
+        else { return nil }
+        return length == 0 ? Framing.none : .length(length)
+    }
+
+    private func framingError(of request: HTTPRequest) -> HTTPError {
+        let lengths = request.headers.values("content-length")
+        let codings = request.headers.values("transfer-encoding")
+        if !codings.isEmpty {
+            if !lengths.isEmpty { return .badRequest("both Content-Length and Transfer-Encoding") }
+            if request.version == .http10 { return .badRequest("Transfer-Encoding in an HTTP/1.0 request") }
+            return HTTPError(501, "unsupported transfer coding")
+        }
+        let values = lengths.flatMap { $0.split(separator: ",") }.map { $0.trimmingOWS() }
+        if values.allSatisfy({ $0 == values[0] }), let length = Int(values[0]), length > limits.maxBodyBytes,
+            values[0].allSatisfy({ $0.isASCII && $0.isNumber })
+        {
+            return HTTPError(413, "request body larger than \(limits.maxBodyBytes) bytes")
+        }
+        return .badRequest("invalid Content-Length")
+    }
+
+    // MARK: - Lexing
+
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+        }
+    }
+
+    private static func find(crlfcrlf bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        var index = start
+        while index + 3 < bytes.count {
+            if bytes[index + 3] == 0x0A && bytes[index + 2] == 0x0D && bytes[index + 1] == 0x0A && bytes[index] == 0x0D {
+                return index
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    private static func find(crlf bytes: UnsafeRawBufferPointer) -> Int? {
+        guard bytes.count >= 2 else { return nil }
+        for index in 0..<(bytes.count - 1) where bytes[index] == 0x0D && bytes[index + 1] == 0x0A { return index }
+        return nil
+    }
+
+    /// The hex size before any `;extension`; nil if malformed or absurd.
+    private static func chunkSize(_ line: UnsafeRawBufferPointer) -> Int? {
+        var size = 0
+        var digits = 0
+        for byte in line {
+            let value: Int
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = Int(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = Int(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = Int(byte - UInt8(ascii: "A") + 10)
+            case UInt8(ascii: ";"), 0x20, 0x09:
+                return digits > 0 ? size : nil
+            default: return nil
+            }
+            digits += 1
+            guard digits <= 8 else { return nil }
+            size = size * 16 + value
+        }
+        return digits > 0 ? size : nil
+    }
+
+    /// A head over the limit whose first line alone is already too long gets 414, not 431.
+    private static func requestLineTooLong(_ bytes: UnsafeRawBufferPointer) -> HTTPError? {
+        let firstLineEnd = find(crlf: bytes) ?? bytes.count
+        return firstLineEnd > maxRequestLineBytes ? HTTPError(414, "request target too long") : nil
+    }
+}

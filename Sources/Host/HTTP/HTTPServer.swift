@@ -1,0 +1,41 @@
+import Foundation
+import Glibc
+
+/// The HTTP/1.1 server: one event loop per thread, each with its own SO_REUSEPORT listener.
+public final class HTTPServer: Sendable {
+    public let host: String
+    public let port: UInt16
+    private let loops: [EventLoop]
+    private let connectionCount = ConnectionCounter()
+
+    /// Binds at once (so a taken port fails here, before plugins start) and starts serving.
+    public init(host: String, port: UInt16, limits: HTTPLimits, responder: any HTTPResponder,
+                observer: any HTTPObserver) throws
+    {
+        let threads = limits.threads > 0 ? limits.threads : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        var loops: [EventLoop] = []
+        var boundPort = port
+        for _ in 0..<threads {
+            let listener = try Socket.listen(host: host, port: boundPort)
+            boundPort = listener.port
+            loops.append(try EventLoop(listenFD: listener.fd, limits: limits, responder: responder, observer: observer,
+                                       connectionCount: connectionCount))
+        }
+        self.host = host
+        self.port = boundPort
+        self.loops = loops
+        for (index, loop) in loops.enumerated() {
+            let thread = Thread { loop.run() }
+            thread.name = "http-loop-\(index)"
+            thread.start()
+        }
+    }
+
+    public var openConnections: Int { connectionCount.current }
+
+    /// Stops accepting, lets requests in flight finish (up to `grace`), then closes everything. Blocks.
+    public func shutdown(grace: Duration = .seconds(10)) {
+        loops.forEach { $0.drain(grace: grace) }
+        while !loops.allSatisfy(\.isFinished) { usleep(5_000) }
+    }
+}
