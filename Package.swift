@@ -24,11 +24,13 @@ let package = Package(
         .target(name: "SystemShims"),
         .executableTarget(name: "GatehouseCLI", dependencies: ["Host"], path: "Sources/gatehouse"),
 
+        // What every Swift store shares: the store methods' semantics over a small backend protocol.
+        .target(name: "StoreKit", dependencies: ["PluginProtocol", "CryptoPrimitives"]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"])]),
-        .executableTarget(name: "SQLiteStorePlugin", dependencies: ["PluginProtocol", "CSQLite"],
+        .executableTarget(name: "SQLiteStorePlugin", dependencies: ["PluginProtocol", "StoreKit", "CSQLite"],
                           path: "Plugins/sqlite-store"),
-        .executableTarget(name: "FileStorePlugin", dependencies: ["PluginProtocol"], path: "Plugins/file-store"),
+        .executableTarget(name: "FileStorePlugin", dependencies: ["PluginProtocol", "StoreKit"], path: "Plugins/file-store"),
         .executableTarget(name: "ScopeRBACPlugin", dependencies: ["PluginProtocol"], path: "Plugins/scope-rbac"),
 
         // Measures the plugin transport against the raw pipe floor (Benchmarks/README.md).

@@ -1,6 +1,25 @@
 import Glibc
 import PluginProtocol
+import StoreKit
 
-// The sqlite-store plugin: serves the store methods over stdin/stdout (Docs/plugin-protocol.md).
+// sqlite-store: clients in one SQLite file (Docs/stores.md). Config: {"path": "/var/lib/gatehouse/gatehouse.sqlite3"}.
 let server = PluginServer(name: "sqlite-store", version: BuildInfo.version, role: .store)
+var backend: SQLiteStoreBackend?
+var watcher: ChangeWatcher?
+
+server.onInitialize { params in
+    guard let path = params.config["path"]?.stringValue, !path.isEmpty else {
+        throw RPCError(.invalidParams, "sqlite-store needs config.path, the database file")
+    }
+    let opened = try SQLiteStoreBackend(path: path)
+    backend = opened
+    StoreService(backend: opened).register(on: server)
+    let pollMilliseconds = Int(params.config["changePollMs"]?.intValue ?? 500)
+    let notifier = server.notifier
+    watcher = try ChangeWatcher(path: path, interval: .milliseconds(max(50, pollMilliseconds))) {
+        notifier.notify(Lifecycle.invalidate, InvalidateParams(clientIDs: []))
+    }
+    PluginLog.info("opened database", ["store.path": .string(path)])
+}
+server.onShutdown { backend?.flushUses(now: Int64(time(nil))) }
 exit(server.run())

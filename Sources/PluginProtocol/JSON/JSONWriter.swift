@@ -103,3 +103,43 @@ public enum JSONWriter {
         nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 }
+
+extension JSONWriter {
+    /// Indented JSON with sorted keys: stable output for files people read, diff and keep in git.
+    public static func pretty(_ value: JSONValue) -> String {
+        var out: [UInt8] = []
+        writePretty(value, indent: 0, into: &out)
+        out.append(UInt8(ascii: "\n"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func writePretty(_ value: JSONValue, indent: Int, into out: inout [UInt8]) {
+        let inner = [UInt8](repeating: 0x20, count: (indent + 1) * 2)
+        switch value {
+        case .array(let elements) where !elements.isEmpty:
+            out.append(UInt8(ascii: "["))
+            for (position, element) in elements.enumerated() {
+                out.append(contentsOf: position == 0 ? [0x0A] : [UInt8(ascii: ","), 0x0A])
+                out.append(contentsOf: inner)
+                writePretty(element, indent: indent + 1, into: &out)
+            }
+            out.append(0x0A)
+            out.append(contentsOf: [UInt8](repeating: 0x20, count: indent * 2))
+            out.append(UInt8(ascii: "]"))
+        case .object(let members) where !members.isEmpty:
+            out.append(UInt8(ascii: "{"))
+            for (position, key) in members.keys.sorted().enumerated() {
+                out.append(contentsOf: position == 0 ? [0x0A] : [UInt8(ascii: ","), 0x0A])
+                out.append(contentsOf: inner)
+                writeString(key, into: &out)
+                out.append(contentsOf: [UInt8(ascii: ":"), 0x20])
+                writePretty(members[key]!, indent: indent + 1, into: &out)
+            }
+            out.append(0x0A)
+            out.append(contentsOf: [UInt8](repeating: 0x20, count: indent * 2))
+            out.append(UInt8(ascii: "}"))
+        default:
+            write(value, into: &out)
+        }
+    }
+}

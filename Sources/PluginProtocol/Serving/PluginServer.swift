@@ -24,6 +24,7 @@ public final class PluginServer {
 
     private var handlers: [String: Handler] = [:]
     private var configure: (InitializeParams) throws -> Void = { _ in }
+    private var shutdownHooks: [() -> Void] = []
     private var phase = Phase.awaitingInitialize
     private let input: Int32
     private let output: FileDescriptorWriter
@@ -47,6 +48,15 @@ public final class PluginServer {
         configure = body
     }
 
+    /// Called on the serve thread when the host sends `shutdown`, or closes stdin without one: flush
+    /// batched writes and close storage here.
+    public func onShutdown(_ body: @escaping () -> Void) {
+        shutdownHooks.append(body)
+    }
+
+    /// Sends notifications to the host (for example `invalidate`) from any thread.
+    public var notifier: PluginNotifier { PluginNotifier(output: output) }
+
     public func register<P, R>(_ method: Method<P, R>, _ handler: @escaping (P) throws -> R) {
         handlers[method.name] = .inline { params in try handler(try Self.decode(P.self, params)).json }
     }
@@ -67,7 +77,11 @@ public final class PluginServer {
         while true {
             let count = chunk.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
-            if count <= 0 { return 0 }  // The host closed our stdin: it is gone or wants us gone.
+            if count <= 0 {
+                // The host closed our stdin: it is gone or wants us gone.
+                if phase != .shuttingDown { shutdownHooks.forEach { $0() } }
+                return 0
+            }
             var exitStatus: Int32?
             chunk.withUnsafeBytes { raw in
                 framer.append(UnsafeRawBufferPointer(rebasing: raw[0..<count])) { frame in
@@ -119,6 +133,7 @@ public final class PluginServer {
                 respond(id, .failure(RPCError(.shuttingDown, "the plugin is shutting down")))
             case (.ready, Lifecycle.shutdown.name):
                 phase = .shuttingDown
+                shutdownHooks.forEach { $0() }
                 respond(id, .success(.null))
             case (.ready, _):
                 call(id, method, params)
@@ -217,5 +232,14 @@ public final class PluginServer {
 
             """
         FileDescriptorWriter(fd: STDERR_FILENO).writeAll(Array(hint.utf8))
+    }
+}
+
+/// Sends notifications to the host from any thread; lines never interleave with responses.
+public struct PluginNotifier: Sendable {
+    let output: FileDescriptorWriter
+
+    public func notify<P>(_ notification: Notification<P>, _ params: P) {
+        output.writeAll(RPCMessage.notification(method: notification.name, params: params.json).line())
     }
 }

@@ -1,0 +1,121 @@
+import PluginProtocol
+import StoreKit
+
+/// The file-store file: one JSON document people can read, review and keep in git.
+///
+/// ```json
+/// {
+///   "version": 1,
+///   "clients": [{"id": "prometheus", "name": "Prometheus", "role": "scraper", "allowedScopes": ["metrics"],
+///                "defaultScopes": ["metrics"], "enabled": true, "createdAt": 1764000000, "updatedAt": 1764000000,
+///                "secrets": [{"verifier": "sha256-salted-v1$…$…", "createdAt": 1764000000}]}],
+///   "revocations": [{"seq": 1, "jti": "…", "clientId": "prometheus", "expiresAt": 1764003600}]
+/// }
+/// ```
+/// Only verifiers (salted hashes) are stored, never secrets.
+struct FileStoreDocument {
+    static let version: Int64 = 1
+
+    var clients: [StoredClient] = []
+    var revocations: [(seq: Int64, tokenID: String, clientID: String, expiresAt: Int64)] = []
+
+    init(clients: [StoredClient] = [], revocations: [(seq: Int64, tokenID: String, clientID: String, expiresAt: Int64)] = []) {
+        self.clients = clients
+        self.revocations = revocations
+    }
+
+    /// Reads and validates a document; errors say where (line and column, or which client and field).
+    init(text: [UInt8]) throws(RPCError) {
+        let json: JSONValue
+        do {
+            json = try JSONParser.parse(text)
+        } catch {
+            let (line, column) = Self.position(of: error.offset, in: text)
+            throw RPCError(.storageFailure, "not valid JSON at line \(line), column \(column): \(error.message)")
+        }
+        do {
+            let reader = try JSONObjectReader(json, what: "document")
+            let version = try reader.optionalInt("version") ?? Self.version
+            guard version == Self.version else { throw JSONShapeError("unsupported version \(version) (this file-store reads \(Self.version))") }
+            var seen: Set<String> = []
+            for (index, entry) in (reader.members["clients"]?.arrayValue ?? []).enumerated() {
+                let client: StoredClient
+                do {
+                    client = try Self.client(entry)
+                    try ClientValidation.validate(client.record)
+                } catch let error as JSONShapeError {
+                    throw JSONShapeError("clients[\(index)]: \(error.message)")
+                } catch let error as RPCError {
+                    throw JSONShapeError("clients[\(index)] (\(entry["id"]?.stringValue ?? "?")): \(error.message)")
+                } catch {
+                    throw JSONShapeError("clients[\(index)]: \(error)")
+                }
+                guard seen.insert(client.record.id).inserted else {
+                    throw JSONShapeError("clients[\(index)]: duplicate id '\(client.record.id)'")
+                }
+                clients.append(client)
+            }
+            for (index, entry) in (reader.members["revocations"]?.arrayValue ?? []).enumerated() {
+                do {
+                    let revocation = try JSONObjectReader(entry, what: "revocation")
+                    revocations.append((try revocation.int("seq"), try revocation.string("jti"), try revocation.string("clientId"),
+                                        try revocation.int("expiresAt")))
+                } catch {
+                    throw JSONShapeError("revocations[\(index)]: \(error)")
+                }
+            }
+        } catch let error as JSONShapeError {
+            throw RPCError(.storageFailure, error.message)
+        } catch {
+            throw RPCError(.storageFailure, "\(error)")
+        }
+    }
+
+    var text: String {
+        let document: JSONValue = [
+            "version": .int(Self.version),
+            "clients": .array(clients.sorted { $0.record.id < $1.record.id }.map(Self.json)),
+            "revocations": .array(revocations.map {
+                ["seq": .int($0.seq), "jti": .string($0.tokenID), "clientId": .string($0.clientID), "expiresAt": .int($0.expiresAt)]
+            }),
+        ]
+        return JSONWriter.pretty(document)
+    }
+
+    private static func client(_ json: JSONValue) throws -> StoredClient {
+        var record = try ClientRecord(json: json)
+        record.secrets = []
+        var secrets: [StoredSecret] = []
+        for entry in json["secrets"]?.arrayValue ?? [] {
+            let reader = try JSONObjectReader(entry, what: "secret")
+            secrets.append(StoredSecret(verifier: try reader.string("verifier"), createdAt: try reader.optionalInt("createdAt") ?? 0,
+                                        expiresAt: try reader.optionalInt("expiresAt")))
+        }
+        return StoredClient(record: record, secrets: secrets)
+    }
+
+    private static func json(_ client: StoredClient) -> JSONValue {
+        guard case .object(var members) = client.record.json else { return .null }
+        members["secrets"] = .array(client.secrets.map { secret in
+            var entry: [String: JSONValue] = ["verifier": .string(secret.verifier), "createdAt": .int(secret.createdAt)]
+            if let expiresAt = secret.expiresAt { entry["expiresAt"] = .int(expiresAt) }
+            return .object(entry)
+        })
+        members["lastUsedAt"] = nil  // Not persisted: it would rewrite a reviewed file on every token.
+        return .object(members)
+    }
+
+    private static func position(of offset: Int, in text: [UInt8]) -> (line: Int, column: Int) {
+        var line = 1
+        var column = 1
+        for byte in text.prefix(offset) {
+            if byte == 0x0A {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+        }
+        return (line, column)
+    }
+}

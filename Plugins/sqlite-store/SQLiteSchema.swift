@@ -1,0 +1,52 @@
+import PluginProtocol
+
+/// Named, ordered migrations tracked in `PRAGMA user_version`. Append only; never edit a shipped one.
+enum SQLiteSchema {
+    static let migrations: [(name: String, sql: String)] = [
+        ("create clients, secrets and revocations", """
+            CREATE TABLE clients (
+                id TEXT PRIMARY KEY NOT NULL,
+                name TEXT NOT NULL,
+                role TEXT NOT NULL,
+                allowed_scopes TEXT NOT NULL,   -- space-separated (scopes contain no spaces, RFC 6749 §3.3)
+                default_scopes TEXT NOT NULL,
+                token_lifetime INTEGER,
+                enabled INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                last_used_at INTEGER,
+                not_before INTEGER
+            ) WITHOUT ROWID;
+            CREATE TABLE secrets (
+                client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+                verifier TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                expires_at INTEGER
+            );
+            CREATE INDEX secrets_by_client ON secrets(client_id);
+            CREATE TABLE revocations (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                jti TEXT NOT NULL UNIQUE,
+                client_id TEXT NOT NULL,
+                expires_at INTEGER NOT NULL
+            );
+            CREATE INDEX revocations_by_expiry ON revocations(expires_at);
+            """),
+    ]
+
+    /// Brings the database up to the latest version, one transaction per migration.
+    static func migrate(_ db: SQLiteDatabase) throws {
+        let current = Int(try db.integer("PRAGMA user_version"))
+        guard current <= migrations.count else {
+            throw RPCError(.storageFailure,
+                "database schema version \(current) is newer than this sqlite-store knows (\(migrations.count)); upgrade Gatehouse")
+        }
+        for (index, migration) in migrations.enumerated() where index >= current {
+            try db.transaction {
+                try db.execute(migration.sql)
+                try db.execute("PRAGMA user_version = \(index + 1)")
+            }
+            PluginLog.info("migrated database", ["store.migration": .string(migration.name), "store.version": .int(Int64(index + 1))])
+        }
+    }
+}

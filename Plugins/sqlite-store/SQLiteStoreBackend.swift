@@ -1,0 +1,189 @@
+import Glibc
+import PluginProtocol
+import StoreKit
+
+/// Clients in SQLite: WAL, foreign keys, a busy timeout for several hosts sharing one file, prepared
+/// statements kept for the life of the process, and `synchronous = FULL` so an acknowledged write survives
+/// a crash (kill -9) and a power cut alike. Used from the serve thread only.
+final class SQLiteStoreBackend: StoreBackend {
+    private let db: SQLiteDatabase
+    private let selectClient: SQLiteStatement
+    private let selectSecrets: SQLiteStatement
+    private let insertClient: SQLiteStatement
+    private let updateClient: SQLiteStatement
+    private let deleteSecrets: SQLiteStatement
+    private let insertSecret: SQLiteStatement
+    private let deleteClient: SQLiteStatement
+    private let listClients: SQLiteStatement
+    private let insertRevocation: SQLiteStatement
+    private let purgeRevocations: SQLiteStatement
+    private let selectRevocations: SQLiteStatement
+    private let lastRevocation: SQLiteStatement
+    private let touchClient: SQLiteStatement
+
+    /// Last-use times are batched: writing one per token would put an fsync on the hot path.
+    private var pendingUses: [String: Int64] = [:]
+    private var lastUseFlush = Int64(time(nil))
+    static let useFlushInterval: Int64 = 10
+
+    init(path: String) throws {
+        try Self.createPrivately(path)
+        db = try SQLiteDatabase(path: path)
+        try db.execute("PRAGMA busy_timeout = 5000")
+        try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
+        // Reading the schema is where a corrupt or foreign file shows itself: fail at start, clearly.
+        _ = try db.integer("SELECT count(*) FROM sqlite_master")
+        try SQLiteSchema.migrate(db)
+        let columns = "id, name, role, allowed_scopes, default_scopes, token_lifetime, enabled, created_at, updated_at, last_used_at, not_before"
+        selectClient = try db.prepare("SELECT \(columns) FROM clients WHERE id = ?1")
+        selectSecrets = try db.prepare("SELECT verifier, created_at, expires_at FROM secrets WHERE client_id = ?1 ORDER BY created_at, rowid")
+        insertClient = try db.prepare("INSERT INTO clients (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
+        updateClient = try db.prepare("""
+            UPDATE clients SET name = ?2, role = ?3, allowed_scopes = ?4, default_scopes = ?5, token_lifetime = ?6,
+            enabled = ?7, created_at = ?8, updated_at = ?9, last_used_at = ?10, not_before = ?11 WHERE id = ?1
+            """)
+        deleteSecrets = try db.prepare("DELETE FROM secrets WHERE client_id = ?1")
+        insertSecret = try db.prepare("INSERT INTO secrets (client_id, verifier, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")
+        deleteClient = try db.prepare("DELETE FROM clients WHERE id = ?1")
+        listClients = try db.prepare("SELECT \(columns) FROM clients WHERE id > ?1 ORDER BY id LIMIT ?2")
+        insertRevocation = try db.prepare("INSERT OR IGNORE INTO revocations (jti, client_id, expires_at) VALUES (?1, ?2, ?3)")
+        purgeRevocations = try db.prepare("DELETE FROM revocations WHERE expires_at <= ?1")
+        selectRevocations = try db.prepare("SELECT jti, expires_at FROM revocations WHERE seq > ?1 AND expires_at > ?2 ORDER BY seq")
+        lastRevocation = try db.prepare("SELECT coalesce(max(seq), 0) FROM revocations")
+        touchClient = try db.prepare("UPDATE clients SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1")
+    }
+
+    /// Creates the file (and its directory) readable by the owner only before SQLite opens it; SQLite
+    /// gives the -wal and -shm files the same mode.
+    private static func createPrivately(_ path: String) throws {
+        if let slash = path.lastIndex(of: "/") {
+            let directory = String(path[..<slash])
+            if !directory.isEmpty && access(directory, F_OK) != 0 && mkdir(directory, 0o700) != 0 {
+                throw RPCError(.storageFailure, "cannot create directory \(directory): \(String(cString: strerror(errno)))")
+            }
+        }
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw RPCError(.storageFailure, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        close(fd)
+    }
+
+    // MARK: - StoreBackend
+
+    func client(_ id: String) throws -> StoredClient? {
+        guard let record = try selectClient.bind(.text(id)).firstRow(row) else { return nil }
+        return StoredClient(record: record, secrets: try secrets(of: id))
+    }
+
+    func insert(_ client: StoredClient) throws {
+        try db.transaction {
+            if try selectClient.bind(.text(client.record.id)).firstRow({ _ in true }) != nil {
+                throw RPCError(.clientExists, "client '\(client.record.id)' already exists")
+            }
+            try bindRecord(insertClient, client.record).run()
+            try writeSecrets(client)
+        }
+    }
+
+    func modify(_ id: String, _ change: (inout StoredClient) throws -> Void) throws -> StoredClient? {
+        try db.transaction {
+            guard var stored = try client(id) else { return nil }
+            try change(&stored)
+            try bindRecord(updateClient, stored.record).run()
+            try deleteSecrets.bind(.text(id)).run()
+            try writeSecrets(stored)
+            return stored
+        }
+    }
+
+    func delete(_ id: String) throws -> Bool {
+        try deleteClient.bind(.text(id)).run()
+        pendingUses[id] = nil
+        return db.changes > 0
+    }
+
+    func list(after: String?, limit: Int) throws -> [StoredClient] {
+        listClients.bind(.text(after ?? ""), .integer(Int64(limit)))
+        var records: [ClientRecord] = []
+        while try listClients.step() { records.append(row(listClients)) }
+        return try records.map { StoredClient(record: $0, secrets: try secrets(of: $0.id)) }
+    }
+
+    func recordUse(_ id: String, at time: Int64) {
+        pendingUses[id] = time
+        if time - lastUseFlush >= Self.useFlushInterval { flushUses(now: time) }
+    }
+
+    func addRevocation(tokenID: String, clientID: String, expiresAt: Int64, now: Int64) throws {
+        try db.transaction {
+            try purgeRevocations.bind(.integer(now)).run()
+            try insertRevocation.bind(.text(tokenID), .text(clientID), .integer(expiresAt)).run()
+        }
+    }
+
+    func revocations(after: Int64, now: Int64) throws -> RevocationsResult {
+        selectRevocations.bind(.integer(after), .integer(now))
+        var entries: [RevocationsResult.Entry] = []
+        while try selectRevocations.step() {
+            entries.append(.init(tokenID: selectRevocations.text(0) ?? "", expiresAt: selectRevocations.int(1) ?? 0))
+        }
+        let last = try lastRevocation.bind().firstRow { $0.int(0) ?? 0 } ?? 0
+        return RevocationsResult(revocations: entries, last: last)
+    }
+
+    /// Writes batched last-use times; called periodically and at shutdown. Failures are logged, not fatal:
+    /// a lost last-use time is not a lost acknowledged write.
+    func flushUses(now: Int64) {
+        lastUseFlush = now
+        guard !pendingUses.isEmpty else { return }
+        let uses = pendingUses
+        pendingUses = [:]
+        do {
+            try db.transaction {
+                for (id, time) in uses { try touchClient.bind(.text(id), .integer(time)).run() }
+            }
+        } catch {
+            PluginLog.warning("could not record last use", ["error": .string("\(error)")])
+        }
+    }
+
+    // MARK: - Rows
+
+    private func row(_ statement: SQLiteStatement) -> ClientRecord {
+        ClientRecord(
+            id: statement.text(0) ?? "", name: statement.text(1) ?? "", role: statement.text(2) ?? "",
+            allowedScopes: (statement.text(3) ?? "").split(separator: " ").map(String.init),
+            defaultScopes: (statement.text(4) ?? "").split(separator: " ").map(String.init),
+            tokenLifetime: statement.int(5), enabled: statement.int(6) == 1,
+            createdAt: statement.int(7) ?? 0, updatedAt: statement.int(8) ?? 0,
+            lastUsedAt: max(statement.int(9) ?? 0, pendingUses[statement.text(0) ?? ""] ?? 0).nonZero,
+            notBefore: statement.int(10))
+    }
+
+    private func secrets(of id: String) throws -> [StoredSecret] {
+        selectSecrets.bind(.text(id))
+        var secrets: [StoredSecret] = []
+        while try selectSecrets.step() {
+            secrets.append(StoredSecret(verifier: selectSecrets.text(0) ?? "", createdAt: selectSecrets.int(1) ?? 0,
+                                        expiresAt: selectSecrets.int(2)))
+        }
+        return secrets
+    }
+
+    private func bindRecord(_ statement: SQLiteStatement, _ record: ClientRecord) -> SQLiteStatement {
+        statement.bind(.text(record.id), .text(record.name), .text(record.role),
+                       .text(record.allowedScopes.joined(separator: " ")), .text(record.defaultScopes.joined(separator: " ")),
+                       .optional(record.tokenLifetime), .integer(record.enabled ? 1 : 0), .integer(record.createdAt),
+                       .integer(record.updatedAt), .optional(record.lastUsedAt), .optional(record.notBefore))
+    }
+
+    private func writeSecrets(_ client: StoredClient) throws {
+        for secret in client.secrets {
+            try insertSecret.bind(.text(client.record.id), .text(secret.verifier), .integer(secret.createdAt),
+                                  .optional(secret.expiresAt)).run()
+        }
+    }
+}
+
+extension Int64 {
+    fileprivate var nonZero: Int64? { self == 0 ? nil : self }
+}

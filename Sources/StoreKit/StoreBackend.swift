@@ -1,0 +1,58 @@
+import PluginProtocol
+
+/// A client with its secret verifiers, as a backend keeps it. Verifiers never leave the store process.
+public struct StoredClient: Sendable, Equatable {
+    public var record: ClientRecord
+    public var secrets: [StoredSecret]
+
+    public init(record: ClientRecord, secrets: [StoredSecret]) {
+        self.record = record
+        self.secrets = secrets
+    }
+
+    /// The record as the host may see it: secret metadata, no verifiers.
+    public var publicRecord: ClientRecord {
+        var record = record
+        record.secrets = secrets.map { SecretInfo(createdAt: $0.createdAt, expiresAt: $0.expiresAt) }
+        return record
+    }
+}
+
+public struct StoredSecret: Sendable, Equatable {
+    /// `SecretVerifier` output: scheme, salt and digest.
+    public var verifier: String
+    public var createdAt: Int64
+    public var expiresAt: Int64?
+
+    public init(verifier: String, createdAt: Int64, expiresAt: Int64?) {
+        self.verifier = verifier
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+
+    public func isActive(at now: Int64) -> Bool { expiresAt.map { $0 > now } ?? true }
+}
+
+/// Where a store keeps clients. `StoreService` implements the protocol's semantics on top of one.
+///
+/// Implementation requirements:
+/// - Called from one thread at a time (the plugin's serve thread), except where a backend says otherwise.
+/// - `modify` is atomic against other processes sharing the storage: read, change and write in one
+///   transaction or under one lock, so two operators editing at once never lose an update.
+/// - Acknowledged writes are durable: once a method returns, a crash of the process loses nothing.
+/// - Errors are `RPCError`s with store codes (1000...1999); never put a secret or verifier in a message.
+public protocol StoreBackend: AnyObject {
+    func client(_ id: String) throws -> StoredClient?
+    /// Fails with `.clientExists` if the id is taken.
+    func insert(_ client: StoredClient) throws
+    /// Applies `change` to the stored client atomically; nil if there is no such client.
+    func modify(_ id: String, _ change: (inout StoredClient) throws -> Void) throws -> StoredClient?
+    func delete(_ id: String) throws -> Bool
+    /// Clients ordered by id, after `after` (exclusive).
+    func list(after: String?, limit: Int) throws -> [StoredClient]
+    /// Notes a successful authentication; may be batched and written later (it is not an acknowledged write).
+    func recordUse(_ id: String, at time: Int64)
+    /// Adds a revocation unless the token id is already revoked; may drop entries that expired before `now`.
+    func addRevocation(tokenID: String, clientID: String, expiresAt: Int64, now: Int64) throws
+    func revocations(after: Int64, now: Int64) throws -> RevocationsResult
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Glibc
+import PluginProtocol
+import Synchronization
+import Testing
+@testable import Host
+
+/// What each bundled store promises beyond the conformance suite: durability, permissions, clear errors
+/// for broken storage, and file-store's read-only and reload behaviour.
+@Suite struct StoreDurabilityTests {
+    typealias Fixtures = StoreFixtures
+    private let sqlite = StoreUnderTest.all[0]
+    private let file = StoreUnderTest.all[1]
+
+    @Test func killNineDuringCreatesLosesNothingAcknowledged() async throws {
+        let directory = TemporaryDirectory()
+        let pool = try PluginTestSupport.startPool(sqlite.spec(in: directory.path))
+        var acknowledged: [String] = []
+        let pid = try #require(pool.health.processes.first?.pid)
+        let killer = Task {
+            try await Task.sleep(for: .milliseconds(300))
+            kill(pid, SIGKILL)
+        }
+        for index in 0..<400 {
+            do {
+                let id = "k\(index)"
+                _ = try await pool.call(ClientStore.create, CreateClientParams(client: Fixtures.client(id), secret: Fixtures.secret))
+                acknowledged.append(id)
+            } catch {
+                break  // The kill landed: everything acknowledged before it must be there.
+            }
+        }
+        _ = await killer.result
+        pool.shutdown()
+        let saved = acknowledged
+        #expect(saved.count > 0 && saved.count < 400, "the kill should land mid-stream (\(saved.count) acknowledged)")
+        let reopened = try PluginTestSupport.startPool(sqlite.spec(in: directory.path))
+        defer { reopened.shutdown() }
+        for id in saved {
+            #expect(try await reopened.call(ClientStore.get, ClientIDParams(clientID: id)).client != nil, "lost \(id)")
+        }
+    }
+
+    @Test func databaseFilesAreOwnerOnly() async throws {
+        let directory = TemporaryDirectory()
+        let pool = try PluginTestSupport.startPool(sqlite.spec(in: directory.path + "/nested"))
+        _ = try await pool.call(ClientStore.create, CreateClientParams(client: Fixtures.client("p"), secret: Fixtures.secret))
+        for suffix in ["", "-wal", "-shm"] {
+            var info = stat()
+            #expect(stat(directory.path + "/nested/clients.sqlite3" + suffix, &info) == 0)
+            #expect(info.st_mode & 0o077 == 0, "clients.sqlite3\(suffix) is readable by others")
+        }
+        var info = stat()
+        stat(directory.path + "/nested", &info)
+        #expect(info.st_mode & 0o077 == 0)
+        pool.shutdown()
+        let filePool = try PluginTestSupport.startPool(file.spec(in: directory.path))
+        _ = try await filePool.call(ClientStore.create, CreateClientParams(client: Fixtures.client("p"), secret: Fixtures.secret))
+        filePool.shutdown()
+        stat(directory.path + "/clients.json", &info)
+        #expect(info.st_mode & 0o077 == 0)
+    }
+
+    @Test func aCorruptDatabaseIsAClearStartError() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/clients.sqlite3"
+        try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: path))
+        let pool = PluginPool(spec: sqlite.spec(in: directory.path), logger: Logger(sink: MemoryLogSink()), hostVersion: "test")
+        pool.start()
+        defer { pool.shutdown() }
+        guard case .failure(let error) = pool.waitUntilReady(timeout: .seconds(10)) else {
+            Issue.record("a corrupt database was accepted")
+            return
+        }
+        #expect(error.description.contains("file is not a database"), "\(error)")
+        // Refused configuration is permanent: no crash loop of restarts.
+        #expect(pool.health.restarts == 0)
+    }
+
+    @Test func readOnlyFileStoreServesButRefusesWrites() async throws {
+        let directory = TemporaryDirectory()
+        let writable = try PluginTestSupport.startPool(file.spec(in: directory.path))
+        _ = try await writable.call(ClientStore.create, CreateClientParams(client: Fixtures.client("ro"), secret: Fixtures.secret))
+        writable.shutdown()
+        let pool = try PluginTestSupport.startPool(file.spec(in: directory.path, extraConfig: ["readOnly": true]))
+        defer { pool.shutdown() }
+        #expect(try await pool.call(ClientStore.authenticate, AuthenticateParams(clientID: "ro", secret: Fixtures.secret)).authenticated)
+        do {
+            _ = try await pool.call(ClientStore.create, CreateClientParams(client: Fixtures.client("new"), secret: Fixtures.secret))
+            Issue.record("a read-only store accepted a write")
+        } catch let PluginCallError.remote(_, error) {
+            #expect(error.code == .readOnly)
+        }
+    }
+
+    @Test func aBrokenEditKeepsTheLastGoodStateAndAFixedOneReloads() async throws {
+        let directory = TemporaryDirectory()
+        let sink = MemoryLogSink()
+        let notified = ResultCounter()
+        let pool = try PluginTestSupport.startPool(file.spec(in: directory.path), sink: sink) { method, _ in
+            if method == "invalidate" { notified.increment() }
+        }
+        defer { pool.shutdown() }
+        _ = try await pool.call(ClientStore.create, CreateClientParams(client: Fixtures.client("first"), secret: Fixtures.secret))
+        let path = directory.path + "/clients.json"
+        let good = try String(contentsOfFile: path, encoding: .utf8)
+        // A broken edit: the store keeps serving what it had and says where the file is broken.
+        try (good + "\n{ oops").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(PluginTestSupport.eventually { sink.records.contains { $0.contains("keeping the last good version") && $0.contains("line") } })
+        #expect(try await pool.call(ClientStore.authenticate, AuthenticateParams(clientID: "first", secret: Fixtures.secret)).authenticated)
+        // Writes refuse to overwrite a file someone broke.
+        do {
+            _ = try await pool.call(ClientStore.create, CreateClientParams(client: Fixtures.client("second"), secret: Fixtures.secret))
+            Issue.record("overwrote a broken file")
+        } catch let PluginCallError.remote(_, error) {
+            #expect(error.code == .storageFailure)
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8).hasSuffix("{ oops"))
+        // A fixed edit (here: the client renamed by hand) is picked up and the host is told.
+        let before = notified.value
+        try good.replacingOccurrences(of: "Client first", with: "Edited by hand").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(PluginTestSupport.eventually { notified.value > before })
+        #expect(try await pool.call(ClientStore.get, ClientIDParams(clientID: "first")).client?.name == "Edited by hand")
+    }
+
+    @Test func anExternalChangeToTheDatabaseIsAnnounced() async throws {
+        let directory = TemporaryDirectory()
+        let notified = ResultCounter()
+        let pool = try PluginTestSupport.startPool(sqlite.spec(in: directory.path)) { method, _ in
+            if method == "invalidate" { notified.increment() }
+        }
+        defer { pool.shutdown() }
+        _ = try await pool.call(ClientStore.create, CreateClientParams(client: Fixtures.client("x"), secret: Fixtures.secret))
+        usleep(300_000)
+        let before = notified.value
+        // Another process (here the sqlite3 shell, as an operator or a second host would) changes a client.
+        let other = try PluginTestSupport.startPool(sqlite.spec(in: directory.path))
+        var change = UpdateClientParams(clientID: "x")
+        change.enabled = false
+        _ = try await other.call(ClientStore.update, change)
+        other.shutdown()
+        #expect(PluginTestSupport.eventually(timeout: .seconds(3)) { notified.value > before })
+    }
+}

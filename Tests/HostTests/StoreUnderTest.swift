@@ -1,0 +1,63 @@
+import Foundation
+import PluginProtocol
+@testable import Host
+
+/// A store plugin the conformance suite runs against: the bundled ones, the Python example, and any
+/// command named in GATEHOUSE_STORE_UNDER_TEST (its config gets `{"path": <fresh file>}`).
+struct StoreUnderTest: CustomStringConvertible, Sendable {
+    let description: String
+    let command: String
+    let arguments: [String]
+    let fileName: String
+
+    static var all: [StoreUnderTest] {
+        var stores = [
+            StoreUnderTest(description: "sqlite-store", command: PluginTestSupport.executable("gatehouse-sqlite-store"),
+                           arguments: [], fileName: "clients.sqlite3"),
+            StoreUnderTest(description: "file-store", command: PluginTestSupport.executable("gatehouse-file-store"),
+                           arguments: [], fileName: "clients.json"),
+            StoreUnderTest(description: "python-store", command: "/usr/bin/env",
+                           arguments: ["python3", PluginTestSupport.packageRoot + "/Docs/examples/python-store/store.py"],
+                           fileName: "clients.db"),
+        ]
+        if let custom = ProcessInfo.processInfo.environment["GATEHOUSE_STORE_UNDER_TEST"], !custom.isEmpty {
+            let words = custom.split(separator: " ").map(String.init)
+            stores.append(StoreUnderTest(description: "custom: \(custom)", command: words[0], arguments: Array(words.dropFirst()),
+                                         fileName: "clients"))
+        }
+        return stores
+    }
+
+    func spec(in directory: String, extraConfig: [String: JSONValue] = [:]) -> PluginSpec {
+        var spec = PluginSpec(name: "store", role: .store, command: command)
+        spec.arguments = arguments
+        var config: [String: JSONValue] = ["path": .string(directory + "/" + fileName), "changePollMs": 100, "reloadMs": 100]
+        config.merge(extraConfig) { _, new in new }
+        spec.config = .object(config)
+        spec.shutdownGrace = .seconds(2)
+        spec.restart.initialBackoff = .milliseconds(20)
+        return spec
+    }
+}
+
+/// A fresh directory per test, removed afterwards.
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-test-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+enum StoreFixtures {
+    static let secret = "Zq8vN3kLp0Wc7Rt2Yh5Jm9Fb4Xs6Dg1Ae0Ui3Oo5Pq"
+    static let otherSecret = "Hk2Lm4Nq6Pr8St0Uv2Wx4Yz6Ab8Cd0Ef2Gh4Ij6Kl8"
+
+    static func client(_ id: String, scopes: [String] = ["metrics"], role: String = "scraper") -> ClientRecord {
+        ClientRecord(id: id, name: "Client \(id)", role: role, allowedScopes: scopes, defaultScopes: scopes,
+                     tokenLifetime: nil, enabled: true, createdAt: 0, updatedAt: 0)
+    }
+}
