@@ -40,6 +40,7 @@ let package = Package(
         .executableTarget(name: "TestPlugin", dependencies: ["PluginProtocol"], path: "Tests/Fixtures/test-plugin"),
         .testTarget(name: "PluginProtocolTests", dependencies: ["PluginProtocol"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
+        .testTarget(name: "ScopeRBACTests", dependencies: ["ScopeRBACPlugin", "PluginProtocol"]),
         .testTarget(name: "HostTests", dependencies: [
             "Host", "PluginProtocol", "TestPlugin", "SQLiteStorePlugin", "FileStorePlugin", "ScopeRBACPlugin",
         ]),

@@ -1,0 +1,65 @@
+import Foundation
+import Glibc
+import PluginProtocol
+import Synchronization
+
+/// The policy in force: the built-in one, or a file that is reloaded when it changes or on SIGHUP.
+/// A broken file at start is an error; a broken edit later keeps the last good policy and logs why.
+final class PolicyFile: Sendable {
+    private let path: String?
+    private let current: Mutex<(engine: PolicyEngine, identity: [Int64]?, reportedBroken: [Int64]?)>
+
+    init(path: String?) throws(RPCError) {
+        self.path = path
+        guard let path else {
+            current = Mutex((PolicyEngine(policy: .builtIn), nil, nil))
+            return
+        }
+        let identity = Self.identity(path)
+        do {
+            current = Mutex((PolicyEngine(policy: try Self.load(path)), identity, nil))
+        } catch {
+            throw RPCError(.policyInvalid, "policy \(path): \(error)")
+        }
+    }
+
+    var engine: PolicyEngine { current.withLock { $0.engine } }
+
+    /// Reloads if the file changed (or `force`). Returns true when a new policy took effect.
+    @discardableResult
+    func reload(force: Bool = false) -> Bool {
+        guard let path else { return false }
+        let identity = Self.identity(path)
+        let changed = current.withLock { force || $0.identity != identity }
+        guard changed else { return false }
+        do {
+            let policy = try Self.load(path)
+            current.withLock { $0 = (PolicyEngine(policy: policy), identity, nil) }
+            PluginLog.info("policy reloaded", ["policy.path": .string(path), "policy.resources": .int(Int64(policy.resources.count))])
+            return true
+        } catch {
+            let report = current.withLock { state -> Bool in
+                defer { state.reportedBroken = identity }
+                return state.reportedBroken != identity || force
+            }
+            if report {
+                PluginLog.error("policy file is invalid; keeping the last good policy",
+                                ["policy.path": .string(path), "error": .string("\(error)")])
+            }
+            return false
+        }
+    }
+
+    private static func load(_ path: String) throws -> PolicyDocument {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PolicyDocument.Invalid(description: "cannot read the file")
+        }
+        return try PolicyDocument(text: Array(data))
+    }
+
+    private static func identity(_ path: String) -> [Int64]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return [Int64(info.st_ino), Int64(info.st_size), Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec)]
+    }
+}
