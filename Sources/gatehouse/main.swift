@@ -1,1 +1,4 @@
-print("gatehouse")
+import Glibc
+import Host
+
+exit(CommandLineTool.main(Array(CommandLine.arguments.dropFirst())))

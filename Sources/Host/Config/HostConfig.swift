@@ -13,6 +13,8 @@ public struct HostConfig: Sendable {
     public var defaultTokenLifetime: Int64 = 3600
     public var maxTokenLifetime: Int64 = 86400
     public var logLevel = Logger.Level.info
+    /// One JSON line per request on stderr (never with the query string).
+    public var accessLog = true
     public var http = HTTPLimits()
     public var store: PluginSpec
     public var policy: PluginSpec
@@ -75,7 +77,7 @@ public struct HostConfig: Sendable {
 
     private mutating func apply(_ json: JSONValue) throws(JSONShapeError) {
         let reader = try JSONObjectReader(json, what: "config")
-        let known: Set<String> = ["listen", "data_dir", "issuer", "audience", "token", "log_level", "http", "plugins"]
+        let known: Set<String> = ["listen", "data_dir", "issuer", "audience", "token", "log_level", "access_log", "http", "plugins"]
         if let unknown = reader.members.keys.first(where: { !known.contains($0) }) {
             throw JSONShapeError("unknown key '\(unknown)'")
         }
@@ -83,6 +85,7 @@ public struct HostConfig: Sendable {
             do { try setListen(listen) } catch { throw JSONShapeError(error.description) }
         }
         dataDirectory = try reader.optionalString("data_dir") ?? dataDirectory
+        accessLog = try reader.optionalBool("access_log") ?? accessLog
         issuer = try reader.optionalString("issuer") ?? issuer
         audience = try reader.optionalString("audience") ?? audience
         if let level = try reader.optionalString("log_level") {

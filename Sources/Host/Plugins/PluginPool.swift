@@ -29,7 +29,9 @@ public struct PluginStartError: Error, Sendable, CustomStringConvertible {
 ///
 /// A call goes to the ready process with the fewest calls in flight; with none ready it fails at once with
 /// `.unavailable` (fail fast and closed, never queue behind a restart).
-public final class PluginPool: Sendable {
+public final class PluginPool: PluginEndpoint {
+    public var name: String { spec.name }
+
     public let spec: PluginSpec
     private let supervisors: [PluginSupervisor]
     private let changes = StateChangeListeners()
@@ -100,30 +102,6 @@ public final class PluginPool: Sendable {
             return completion(.failure(.unavailable(plugin: spec.name, reason: supervisors[0].unavailableReason)))
         }
         connection.call(method: method, params: params, timeout: timeout ?? spec.callTimeout, completion: completion)
-    }
-
-    public func call<P, R>(_ method: Method<P, R>, _ params: P, timeout: Duration? = nil,
-                           completion: @escaping @Sendable (Result<R, PluginCallError>) -> Void)
-    {
-        let plugin = spec.name
-        call(method: method.name, params: params.json, timeout: timeout) { outcome in
-            completion(outcome.flatMap { json in
-                do throws(JSONShapeError) {
-                    return .success(try R(json: json))
-                } catch {
-                    return .failure(.invalidResult(plugin: plugin, method: method.name, detail: error.message))
-                }
-            })
-        }
-    }
-
-    public func call<P, R>(_ method: Method<P, R>, _ params: P, timeout: Duration? = nil) async throws(PluginCallError)
-        -> R
-    {
-        let outcome = await withCheckedContinuation { continuation in
-            call(method, params, timeout: timeout) { continuation.resume(returning: $0) }
-        }
-        return try outcome.get()
     }
 
     /// Stops every process in order (`shutdown`, `exit`, SIGTERM, SIGKILL) and waits until all are gone.

@@ -1,0 +1,121 @@
+import Foundation
+import Glibc
+import PluginProtocol
+import Synchronization
+
+/// A running Gatehouse: plugins started and ready, keys loaded, HTTP server listening.
+public final class Gatehouse: Sendable {
+    public let config: HostConfig
+    public let server: HTTPServer
+    public let store: PluginPool
+    public let policy: PluginPool
+    public let metrics: GatehouseMetrics
+    private let logger: Logger
+
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Starts everything in order and returns once the server accepts requests. Failures name their cause
+    /// (data directory, keys, a plugin that will not start, a taken port) and leave nothing running.
+    public static func start(config: HostConfig, logger: Logger) throws(StartError) -> Gatehouse {
+        try Gatehouse(config: config, logger: logger)
+    }
+
+    private init(config: HostConfig, logger: Logger) throws(StartError) {
+        let started = MonotonicTime.now()
+        var config = config
+        config.resolvePluginDefaults()
+        self.config = config
+        self.logger = logger
+        try Self.prepareDataDirectory(config.dataDirectory, logger: logger)
+        let keys: SigningKeyRing
+        do {
+            keys = try SigningKeyRing.loadOrCreate(directory: config.dataDirectory, now: Int64(time(nil)))
+        } catch {
+            throw StartError(description: "signing keys: \(error)")
+        }
+        let metrics = GatehouseMetrics()
+        self.metrics = metrics
+        let invalidations = InvalidationHub()
+        let onNotification: @Sendable (String, JSONValue) -> Void = { method, params in
+            guard method == Lifecycle.invalidate.name else { return }
+            invalidations.invalidate((try? InvalidateParams(json: params))?.clientIDs ?? [])
+        }
+        store = PluginPool(spec: config.store, logger: logger, hostVersion: BuildInfo.version, onNotification: onNotification)
+        policy = PluginPool(spec: config.policy, logger: logger, hostVersion: BuildInfo.version, onNotification: onNotification)
+        metrics.watch([store, policy])
+        store.start()
+        policy.start()
+        for pool in [store, policy] {
+            if case .failure(let error) = pool.waitUntilReady(timeout: pool.spec.startTimeout + .seconds(1)) {
+                store.shutdown()
+                policy.shutdown()
+                throw StartError(description: error.description)
+            }
+        }
+
+        let codec = TokenCodec(keys: keys, issuer: config.effectiveIssuer, audience: config.audience)
+        let storeEndpoint = InstrumentedEndpoint(store, metrics: metrics)
+        let policyEndpoint = InstrumentedEndpoint(policy, metrics: metrics)
+        let directory = ClientDirectory(store: storeEndpoint)
+        let bearer = BearerAuthenticator(codec: codec, directory: directory, policy: policyEndpoint, metrics: metrics, logger: logger)
+        invalidations.subscribe { ids in
+            directory.invalidate(ids)
+            bearer.invalidate()
+        }
+        let tokens = TokenEndpoint(codec: codec, directory: directory, policy: policyEndpoint,
+                                   settings: .init(defaultLifetime: config.defaultTokenLifetime, maxLifetime: config.maxTokenLifetime),
+                                   metrics: metrics, logger: logger)
+        let router = Router(tokenEndpoint: tokens, bearer: bearer, metrics: metrics, plugins: [store, policy])
+        do {
+            server = try HTTPServer(host: config.listenHost, port: config.listenPort, limits: config.http, responder: router,
+                                    observer: RequestObserver(metrics: metrics, logger: logger, accessLog: config.accessLog))
+        } catch {
+            store.shutdown()
+            policy.shutdown()
+            throw StartError(description: "\(error)")
+        }
+        logger.info("gatehouse ready", ["http.listen": .string("\(config.listenHost):\(server.port)"),
+                                        "gatehouse.version": .string(BuildInfo.version),
+                                        "gatehouse.data_dir": .string(config.dataDirectory),
+                                        "gatehouse.startup_ms": .int(MonotonicTime.now().since(started).milliseconds)])
+    }
+
+    /// Stops accepting, finishes requests in flight, then stops the plugins in order.
+    public func shutdown(grace: Duration = .seconds(10)) {
+        logger.info("shutting down", [:])
+        server.shutdown(grace: grace)
+        store.shutdown()
+        policy.shutdown()
+        logger.info("stopped", [:])
+    }
+
+    private static func prepareDataDirectory(_ path: String, logger: Logger) throws(StartError) {
+        var info = stat()
+        if stat(path, &info) != 0 {
+            guard mkdir(path, 0o700) == 0 else {
+                throw StartError(description: "cannot create data directory \(path): \(String(cString: strerror(errno)))")
+            }
+            return
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw StartError(description: "data directory \(path) is not a directory") }
+        guard access(path, W_OK) == 0 else { throw StartError(description: "data directory \(path) is not writable") }
+        if info.st_mode & 0o077 != 0 {
+            logger.warning("data directory is accessible to other users; chmod 700 recommended", ["gatehouse.data_dir": .string(path)])
+        }
+    }
+}
+
+/// Fans a store's `invalidate` notification out to the caches that hold client state.
+final class InvalidationHub: Sendable {
+    private let subscribers = Mutex<[@Sendable ([String]) -> Void]>([])
+
+    func subscribe(_ subscriber: @escaping @Sendable ([String]) -> Void) {
+        subscribers.withLock { $0.append(subscriber) }
+    }
+
+    func invalidate(_ clientIDs: [String]) {
+        subscribers.withLock { $0 }.forEach { $0(clientIDs) }
+    }
+}

@@ -1,0 +1,160 @@
+import Glibc
+import PluginProtocol
+
+/// Who a protected request comes from, once its token passed every check.
+public struct Authorized: Sendable {
+    public let token: AccessToken
+    public let client: ClientRecord
+}
+
+/// The bearer check's answer: go on with the request, or send this response instead.
+public enum BearerOutcome: Sendable {
+    case authorized(Authorized)
+    case refused(HTTPResponse)
+}
+
+/// RFC 6750 bearer authentication plus the policy check every protected request passes.
+///
+/// In order: the token is read from `Authorization: Bearer` (§2.1) only; its signature, issuer, audience and
+/// times are checked locally; the client must still exist, be enabled and not have voided the token
+/// (`notBefore`); finally the policy plugin must allow the token's scopes for this method and path.
+/// Failures answer 401 `invalid_token`, 403 `insufficient_scope` or 503, with the §3 challenge.
+public final class BearerAuthenticator: Sendable {
+    static let realm = "gatehouse"
+
+    let codec: TokenCodec
+    let directory: ClientDirectory
+    let policy: any PluginEndpoint
+    let decisions = DecisionCache()
+    let metrics: GatehouseMetrics
+    let logger: Logger
+
+    init(codec: TokenCodec, directory: ClientDirectory, policy: any PluginEndpoint, metrics: GatehouseMetrics, logger: Logger) {
+        self.codec = codec
+        self.directory = directory
+        self.policy = policy
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func authorize(_ request: HTTPRequest, context: RequestContext,
+                   completion: @escaping @Sendable (BearerOutcome) -> Void)
+    {
+        let headers = request.headers.values("authorization")
+        guard request.query.map({ !FormURLEncodingQuery.contains($0, "access_token") }) ?? true else {
+            return refuse(.invalidRequest("send the access token in the Authorization header, not the URL"), completion)
+        }
+        guard headers.count <= 1 else { return refuse(.invalidRequest("more than one Authorization header"), completion) }
+        guard let header = headers.first else { return refuse(.missing, completion) }
+        guard let space = header.firstIndex(of: " "), header[..<space].lowercased() == "bearer" else {
+            return refuse(.missing, completion)
+        }
+        let tokenText = header[header.index(after: space)...].trimmingOWS()
+        guard !tokenText.isEmpty else { return refuse(.invalidToken("the access token is empty"), completion) }
+        let token: AccessToken
+        switch codec.verify(tokenText, now: Int64(time(nil))) {
+        case .failure(let rejection): return refuse(.invalidToken(rejection.description), completion)
+        case .success(let verified): token = verified
+        }
+        directory.record(token.clientID) { [self] outcome in
+            switch outcome {
+            case .failure(let error):
+                refuse(.unavailable(error), completion)
+            case .success(nil):
+                refuse(.invalidToken("the client of this token no longer exists", clientID: token.clientID), completion)
+            case .success(let client?) where !client.enabled:
+                refuse(.invalidToken("the client of this token is disabled", clientID: token.clientID), completion)
+            case .success(let client?) where client.notBefore.map({ token.issuedAt < $0 }) ?? false:
+                refuse(.invalidToken("the access token was revoked", clientID: token.clientID), completion)
+            case .success(let client?):
+                check(token, client, request, completion)
+            }
+        }
+    }
+
+    private func check(_ token: AccessToken, _ client: ClientRecord, _ request: HTTPRequest,
+                       _ completion: @escaping @Sendable (BearerOutcome) -> Void)
+    {
+        let params = AuthorizeParams(clientID: client.id, role: client.role, scopes: token.scopes,
+                                     request: .init(method: request.method, path: String(request.path)))
+        let decide: @Sendable (AuthorizeResult) -> Void = { [self] decision in
+            if decision.allowed {
+                metrics.bearerRequests.increment(["allowed"])
+                completion(.authorized(Authorized(token: token, client: client)))
+            } else {
+                refuse(.insufficientScope(decision.reason, required: decision.requiredScopes, clientID: client.id), completion)
+            }
+        }
+        if let cached = decisions.lookup(params) { return decide(cached) }
+        policy.call(Policy.authorize, params) { [self] outcome in
+            switch outcome {
+            case .failure(let error): refuse(.unavailable(error), completion)
+            case .success(let decision):
+                decisions.store(params, decision)
+                decide(decision)
+            }
+        }
+    }
+
+    /// Forget cached decisions (the policy or a client changed).
+    func invalidate() { decisions.removeAll() }
+
+    enum Refusal {
+        case missing
+        case invalidRequest(String)
+        case invalidToken(String, clientID: String? = nil)
+        case insufficientScope(String, required: [String], clientID: String)
+        case unavailable(PluginCallError)
+    }
+
+    private func refuse(_ refusal: Refusal, _ completion: @Sendable (BearerOutcome) -> Void) {
+        let response: HTTPResponse
+        let outcome: String
+        switch refusal {
+        case .missing:
+            // §3.1: a request without credentials gets the challenge and no error code.
+            outcome = "missing_token"
+            response = .json(401, ["error_description": "this endpoint needs an access token: Authorization: Bearer <token>"],
+                             headers: [("WWW-Authenticate", "Bearer realm=\"\(Self.realm)\""), ("Cache-Control", "no-store")])
+        case .invalidRequest(let description):
+            outcome = "invalid_request"
+            response = Self.challenge(400, "Bearer realm=\"\(Self.realm)\", error=\"invalid_request\", error_description=\"\(description)\"",
+                                      error: "invalid_request", description: description)
+        case .invalidToken(let description, let clientID):
+            outcome = "invalid_token"
+            logger.info("bearer token refused", ["audit": "access.denied", "oauth.reason": .string(description),
+                                                 "oauth.client_id": clientID.map { .string($0) } ?? .null])
+            response = Self.challenge(401, "Bearer realm=\"\(Self.realm)\", error=\"invalid_token\", error_description=\"\(description)\"",
+                                      error: "invalid_token", description: description)
+        case .insufficientScope(let description, let required, let clientID):
+            outcome = "insufficient_scope"
+            logger.info("request denied by policy", ["audit": "access.denied", "oauth.reason": .string(description),
+                                                     "oauth.client_id": .string(clientID)])
+            var challenge = "Bearer realm=\"\(Self.realm)\", error=\"insufficient_scope\""
+            if !required.isEmpty { challenge += ", scope=\"\(required.joined(separator: " "))\"" }
+            response = Self.challenge(403, challenge, error: "insufficient_scope", description: description)
+        case .unavailable(let error):
+            outcome = "unavailable"
+            logger.warning("bearer check failed closed", ["error": .string(error.description), "plugin.name": .string(error.plugin)])
+            response = .json(503, ["error": "temporarily_unavailable", "error_description": "authorization is temporarily unavailable"],
+                             headers: [("Retry-After", "1")])
+        }
+        metrics.bearerRequests.increment([outcome])
+        completion(.refused(response))
+    }
+
+    private static func challenge(_ status: Int, _ header: String, error: String, description: String) -> HTTPResponse {
+        .json(status, ["error": .string(error), "error_description": .string(description)],
+              headers: [("WWW-Authenticate", header), ("Cache-Control", "no-store")])
+    }
+}
+
+/// Looks for a parameter name in a raw query string without decoding values (they may be secrets).
+enum FormURLEncodingQuery {
+    static func contains(_ query: Substring, _ name: String) -> Bool {
+        query.split(separator: "&").contains { piece in
+            let key = piece.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            return (try? FormURLEncoding.decodeComponent(key.utf8)) == name
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import PluginProtocol
+
+/// How clients are shown: tables and details for people, JSON for scripts.
+enum ClientOutput {
+    static func json(_ client: ClientRecord, secret: String? = nil) -> JSONValue {
+        var members: [String: JSONValue] = [
+            "client_id": .string(client.id), "name": .string(client.name), "role": .string(client.role),
+            "scopes": .array(client.allowedScopes.map { .string($0) }),
+            "default_scopes": .array(client.defaultScopes.map { .string($0) }),
+            "enabled": .bool(client.enabled), "created_at": .int(client.createdAt), "updated_at": .int(client.updatedAt),
+            "token_lifetime": client.tokenLifetime.map { .int($0) } ?? .null,
+            "last_used_at": client.lastUsedAt.map { .int($0) } ?? .null,
+            "secrets": .array(client.secrets.map(\.json)),
+        ]
+        if let secret { members["client_secret"] = .string(secret) }
+        return .object(members)
+    }
+
+    static func scopes(_ client: ClientRecord) -> String {
+        let allowed = client.allowedScopes.isEmpty ? "(none)" : client.allowedScopes.joined(separator: " ")
+        return "\(allowed) (default: \(client.defaultScopes.isEmpty ? "none" : client.defaultScopes.joined(separator: " ")))"
+    }
+
+    static func details(_ client: ClientRecord) -> String {
+        var lines = [
+            "client_id:   \(client.id)",
+            "name:        \(client.name)",
+            "role:        \(client.role.isEmpty ? "(none)" : client.role)",
+            "scopes:      \(scopes(client))",
+            "enabled:     \(client.enabled ? "yes" : "no")",
+            "token ttl:   \(client.tokenLifetime.map { "\($0) s" } ?? "server default")",
+            "created:     \(date(client.createdAt))",
+            "last used:   \(client.lastUsedAt.map(date) ?? "never")",
+        ]
+        for (index, secret) in client.secrets.enumerated() {
+            lines.append("secret \(index + 1):    created \(date(secret.createdAt))" + (secret.expiresAt.map { ", expires \(date($0))" } ?? ""))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func table(_ clients: [ClientRecord]) -> String {
+        guard !clients.isEmpty else { return "No clients. Create one with: gatehouse client add --name NAME --scope metrics\n" }
+        let rows = [["CLIENT ID", "NAME", "ROLE", "SCOPES", "ENABLED", "LAST USED"]] + clients.map {
+            [$0.id, $0.name, $0.role.isEmpty ? "-" : $0.role, $0.allowedScopes.joined(separator: " "), $0.enabled ? "yes" : "no",
+             $0.lastUsedAt.map(date) ?? "never"]
+        }
+        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n") + "\n"
+    }
+
+    static func date(_ seconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+}

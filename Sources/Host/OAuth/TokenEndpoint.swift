@@ -1,0 +1,144 @@
+import CryptoPrimitives
+import Glibc
+import PluginProtocol
+
+/// `POST /api/v1/oauth/token`: the client credentials grant (RFC 6749 §4.4).
+public final class TokenEndpoint: Sendable {
+    struct Settings: Sendable {
+        var defaultLifetime: Int64
+        var maxLifetime: Int64
+    }
+
+    let codec: TokenCodec
+    let directory: ClientDirectory
+    let policy: any PluginEndpoint
+    let settings: Settings
+    let metrics: GatehouseMetrics
+    let logger: Logger
+
+    init(codec: TokenCodec, directory: ClientDirectory, policy: any PluginEndpoint, settings: Settings,
+         metrics: GatehouseMetrics, logger: Logger)
+    {
+        self.codec = codec
+        self.directory = directory
+        self.policy = policy
+        self.settings = settings
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func handle(_ request: HTTPRequest, context: RequestContext, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+        let parsed = parse(request)
+        guard case .success(let (credentials, requestedScopes)) = parsed else {
+            if case .failure(let error) = parsed { refuse(error, clientID: nil, context: context, completion) }
+            return
+        }
+        directory.authenticate(clientID: credentials.clientID, secret: credentials.secret) { [self] outcome in
+            switch outcome {
+            case .failure(let error):
+                refuse(.unavailable("store_unavailable"), clientID: nil, context: context, completion, pluginError: error)
+            case .success(let result):
+                guard let client = result.client else {
+                    // The id is attacker-chosen: only a known client may appear as a metric label.
+                    let known = result.failure != AuthenticateResult.Failure.unknownClient.rawValue
+                    refuse(.invalidClient(reason: result.failure ?? "unknown"), clientID: known ? credentials.clientID : nil,
+                           attemptedID: credentials.clientID, context: context, completion)
+                    return
+                }
+                grant(client, requestedScopes, credentials.method, context: context, completion)
+            }
+        }
+    }
+
+    // MARK: - Steps
+
+    /// Everything that can be refused without a plugin, refused first and cheaply.
+    private func parse(_ request: HTTPRequest) -> Result<(ClientCredentials, [String]?), OAuthError> {
+        // §2.3.1: credentials MUST NOT be in the request URI.
+        if let query = request.query, FormURLEncodingQuery.contains(query, "client_secret") || FormURLEncodingQuery.contains(query, "client_id")
+            || FormURLEncodingQuery.contains(query, "grant_type")
+        {
+            return .failure(.invalidRequest("parameters must be in the request body, not the URL"))
+        }
+        let contentType = request.headers["content-type"]?.split(separator: ";").first?.trimmingOWS().lowercased()
+        guard contentType == "application/x-www-form-urlencoded" else {
+            return .failure(.invalidRequest("the body must be application/x-www-form-urlencoded (RFC 6749 §4.4.2)"))
+        }
+        let pairs: [(name: String, value: String)]
+        do {
+            pairs = try FormURLEncoding.decode(request.body)
+        } catch {
+            return .failure(.invalidRequest(error.message))
+        }
+        var form: [String: String] = [:]
+        for (name, value) in pairs {
+            // §3.2: "Request and response parameters MUST NOT be included more than once."
+            guard form.updateValue(value, forKey: name) == nil else {
+                return .failure(.invalidRequest("parameter '\(name.prefix(64))' appears more than once"))
+            }
+        }
+        guard let grant = form["grant_type"] else { return .failure(.invalidRequest("missing grant_type")) }
+        guard grant == "client_credentials" else { return .failure(.unsupportedGrantType(grant)) }
+        var scopes: [String]?
+        if let scope = form["scope"], !scope.isEmpty {
+            // §3.3: space-delimited scope tokens.
+            let tokens = scope.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            guard !tokens.isEmpty, tokens.allSatisfy(Scope.isValid) else {
+                return .failure(.invalidScope("scope must be space-separated scope tokens (RFC 6749 §3.3)"))
+            }
+            scopes = tokens
+        }
+        return ClientCredentials.extract(authorization: request.headers.values("authorization"), form: form)
+            .map { ($0, scopes) }
+    }
+
+    private func grant(_ client: ClientRecord, _ requested: [String]?, _ method: ClientCredentials.Method,
+                       context: RequestContext, _ completion: @escaping @Sendable (HTTPResponse) -> Void)
+    {
+        let subject = PolicySubject(clientID: client.id, role: client.role, allowedScopes: client.allowedScopes,
+                                    defaultScopes: client.defaultScopes)
+        policy.call(Policy.grant, GrantParams(client: subject, requestedScopes: requested)) { [self] outcome in
+            switch outcome {
+            case .failure(let error):
+                refuse(.unavailable("policy_unavailable"), clientID: client.id, context: context, completion, pluginError: error)
+            case .success(let decision) where !decision.granted || decision.scopes.isEmpty:
+                refuse(.invalidScope(decision.reason), clientID: client.id, context: context, completion)
+            case .success(let decision):
+                issue(client, scopes: decision.scopes, method: method, context: context, completion)
+            }
+        }
+    }
+
+    private func issue(_ client: ClientRecord, scopes: [String], method: ClientCredentials.Method, context: RequestContext,
+                       _ completion: @escaping @Sendable (HTTPResponse) -> Void)
+    {
+        let now = Int64(time(nil))
+        let lifetime = min(client.tokenLifetime ?? settings.defaultLifetime, settings.maxLifetime)
+        guard let tokenID = try? SecureRandom.token(byteCount: 16) else {
+            return refuse(.unavailable("random_source_failed"), clientID: client.id, context: context, completion)
+        }
+        let token = AccessToken(issuer: codec.issuer, clientID: client.id, audience: codec.audience, issuedAt: now,
+                                expiresAt: now + lifetime, tokenID: tokenID, scopes: scopes)
+        let scope = scopes.joined(separator: " ")
+        metrics.tokensIssued.increment([client.id])
+        logger.info("token issued", ["audit": "token.issued", "oauth.client_id": .string(client.id), "oauth.scope": .string(scope),
+                                     "oauth.jti": .string(tokenID), "oauth.expires_in": .int(lifetime),
+                                     "oauth.auth_method": .string(method.rawValue), "net.peer": .string(context.remoteAddress)])
+        // §5.1: the token response, never cached.
+        completion(.json(200, ["access_token": .string(codec.sign(token)), "token_type": "Bearer", "expires_in": .int(lifetime),
+                               "scope": .string(scope)],
+                         headers: [("Cache-Control", "no-store"), ("Pragma", "no-cache")]))
+    }
+
+    private func refuse(_ error: OAuthError, clientID: String?, attemptedID: String? = nil, context: RequestContext,
+                        _ completion: @Sendable (HTTPResponse) -> Void, pluginError: PluginCallError? = nil)
+    {
+        metrics.tokenRequestsRefused.increment([error.auditReason, clientID ?? ""])
+        var fields: [String: JSONValue] = ["audit": "token.refused", "oauth.error": .string(error.code),
+                                           "oauth.reason": .string(error.auditReason), "net.peer": .string(context.remoteAddress)]
+        if let id = clientID ?? attemptedID { fields["oauth.client_id"] = .string(String(id.prefix(128))) }
+        if let pluginError { fields["error"] = .string(pluginError.description) }
+        logger.log(pluginError == nil ? .info : .warning, "token request refused", fields)
+        completion(error.response)
+    }
+}

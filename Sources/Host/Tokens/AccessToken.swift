@@ -1,0 +1,48 @@
+import PluginProtocol
+
+/// The claims of a Gatehouse access token: the RFC 9068 JWT profile (`typ: at+jwt`).
+public struct AccessToken: Sendable, Equatable {
+    /// `iss`
+    public var issuer: String
+    /// `sub` and `client_id`: with client credentials the subject is the client (RFC 9068 §2.2).
+    public var clientID: String
+    /// `aud`
+    public var audience: String
+    /// `iat`, `exp` (Unix seconds); `nbf` equals `iat`.
+    public var issuedAt: Int64
+    public var expiresAt: Int64
+    /// `jti`: unique per token, for revocation and audit.
+    public var tokenID: String
+    /// `scope`: space-separated in the JWT (RFC 9068 §2.2.3).
+    public var scopes: [String]
+
+    public init(issuer: String, clientID: String, audience: String, issuedAt: Int64, expiresAt: Int64, tokenID: String,
+                scopes: [String])
+    {
+        self.issuer = issuer
+        self.clientID = clientID
+        self.audience = audience
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.tokenID = tokenID
+        self.scopes = scopes
+    }
+
+    var claims: JSONValue {
+        ["iss": .string(issuer), "sub": .string(clientID), "client_id": .string(clientID), "aud": .string(audience),
+         "iat": .int(issuedAt), "nbf": .int(issuedAt), "exp": .int(expiresAt), "jti": .string(tokenID),
+         "scope": .string(scopes.joined(separator: " "))]
+    }
+
+    init(claims: JSONValue) throws(JSONShapeError) {
+        let reader = try JSONObjectReader(claims, what: "claims")
+        issuer = try reader.string("iss")
+        clientID = try reader.string("client_id")
+        guard try reader.string("sub") == clientID else { throw JSONShapeError("sub and client_id differ") }
+        audience = try reader.string("aud")
+        issuedAt = try reader.int("iat")
+        expiresAt = try reader.int("exp")
+        tokenID = try reader.string("jti")
+        scopes = try reader.string("scope").split(separator: " ").map(String.init)
+    }
+}

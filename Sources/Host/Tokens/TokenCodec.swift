@@ -1,0 +1,87 @@
+import CryptoPrimitives
+import PluginProtocol
+
+/// Signs and verifies access tokens as compact JWS (RFC 7515) with HS256 (RFC 7518 §3.2).
+///
+/// Verification is strict about everything an attacker controls: exactly three base64url parts, a header
+/// of exactly `alg: HS256`, `typ: at+jwt` and a known `kid` (so `alg: none` and algorithm switches fail),
+/// a constant-time MAC check before any claim is trusted, then issuer, audience and time.
+public struct TokenCodec: Sendable {
+    public let keys: SigningKeyRing
+    public let issuer: String
+    public let audience: String
+    /// Clock skew tolerated for `iat`/`nbf` in the future (other hosts' clocks).
+    public var leeway: Int64 = 30
+
+    public init(keys: SigningKeyRing, issuer: String, audience: String) {
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+    }
+
+    public func sign(_ token: AccessToken) -> String {
+        let key = keys.current
+        let header: JSONValue = ["alg": "HS256", "typ": "at+jwt", "kid": .string(key.id)]
+        var signingInput = Base64.encodeBytes(JSONWriter.bytes(header), alphabet: .url)
+        signingInput.append(UInt8(ascii: "."))
+        signingInput += Base64.encodeBytes(JSONWriter.bytes(token.claims), alphabet: .url)
+        let signature = key.mac.authenticationCode(for: signingInput)
+        signingInput.append(UInt8(ascii: "."))
+        signingInput += Base64.encodeBytes(signature, alphabet: .url)
+        return String(decoding: signingInput, as: UTF8.self)
+    }
+
+    public enum Rejection: Error, Equatable, CustomStringConvertible {
+        case malformed
+        case badSignature
+        case expired
+        case notYetValid
+        case wrongIssuer
+        case wrongAudience
+
+        /// For `error_description`: says what is wrong without echoing the token.
+        public var description: String {
+            switch self {
+            case .malformed: return "the access token is malformed"
+            case .badSignature: return "the access token signature is invalid"
+            case .expired: return "the access token expired"
+            case .notYetValid: return "the access token is not valid yet"
+            case .wrongIssuer: return "the access token was issued by another issuer"
+            case .wrongAudience: return "the access token is for another audience"
+            }
+        }
+    }
+
+    public func verify(_ text: Substring, now: Int64) -> Result<AccessToken, Rejection> {
+        let bytes = Array(text.utf8)
+        guard bytes.count <= 4096 else { return .failure(.malformed) }
+        let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == 3,
+            let header = Self.decodeJSON(parts[0]),
+            header["alg"] == "HS256", header["typ"]?.stringValue?.lowercased() == "at+jwt",
+            header.objectValue?.count == 3,
+            let kid = header["kid"]?.stringValue, let key = keys.key(id: kid),
+            let signature = Self.decode(parts[2])
+        else { return .failure(.malformed) }
+        let valid = bytes.withUnsafeBytes { raw in
+            key.mac.isValid(signature, for: UnsafeRawBufferPointer(rebasing: raw[0..<(parts[0].count + 1 + parts[1].count)]))
+        }
+        guard valid else { return .failure(.badSignature) }
+        guard let claims = Self.decodeJSON(parts[1]), let token = try? AccessToken(claims: claims) else {
+            return .failure(.malformed)
+        }
+        guard token.issuer == issuer else { return .failure(.wrongIssuer) }
+        guard token.audience == audience else { return .failure(.wrongAudience) }
+        guard now < token.expiresAt else { return .failure(.expired) }
+        guard token.issuedAt <= now + leeway else { return .failure(.notYetValid) }
+        return .success(token)
+    }
+
+    private static func decode(_ part: ArraySlice<UInt8>) -> [UInt8]? {
+        part.withUnsafeBytes { Base64.decode($0, alphabet: .url) }
+    }
+
+    private static func decodeJSON(_ part: ArraySlice<UInt8>) -> JSONValue? {
+        decode(part).flatMap { try? JSONParser.parse($0, maxDepth: 4) }
+    }
+}
