@@ -85,8 +85,9 @@ public final class StoreService {
             if let scopes = params.defaultScopes { record.defaultScopes = scopes }
             if let lifetime = params.tokenLifetime { record.tokenLifetime = lifetime == 0 ? nil : lifetime }
             if let enabled = params.enabled {
-                // Disabling voids every token issued so far, so re-enabling later does not revive them.
-                if record.enabled && !enabled { record.notBefore = time }
+                // Disabling voids every token issued so far, so re-enabling later does not revive them. Token
+                // times are whole seconds: the mark covers the current second too.
+                if record.enabled && !enabled { record.notBefore = time + 1 }
                 record.enabled = enabled
             }
             try ClientValidation.validate(record)

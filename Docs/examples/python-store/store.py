@@ -163,7 +163,7 @@ class Store:
                     doc["tokenLifetime"] = p["tokenLifetime"]
             if "enabled" in p:
                 if doc["enabled"] and not p["enabled"]:
-                    doc["notBefore"] = now
+                    doc["notBefore"] = now + 1  # Token times are whole seconds: cover this one too.
                 doc["enabled"] = p["enabled"]
         return self.modify(p["clientId"], change)
 

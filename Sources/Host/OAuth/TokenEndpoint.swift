@@ -39,10 +39,11 @@ public final class TokenEndpoint: Sendable {
                 refuse(.unavailable("store_unavailable"), clientID: nil, context: context, completion, pluginError: error)
             case .success(let result):
                 guard let client = result.client else {
-                    // The id is attacker-chosen: only a known client may appear as a metric label.
+                    // An unknown id is attacker-chosen (or a secret pasted into the wrong field): it never becomes
+                    // a metric label, and the log gets only its fingerprint.
                     let known = result.failure != AuthenticateResult.Failure.unknownClient.rawValue
                     refuse(.invalidClient(reason: result.failure ?? "unknown"), clientID: known ? credentials.clientID : nil,
-                           attemptedID: credentials.clientID, context: context, completion)
+                           attemptedID: known ? nil : credentials.clientID, context: context, completion)
                     return
                 }
                 grant(client, requestedScopes, credentials.method, context: context, completion)
@@ -136,9 +137,17 @@ public final class TokenEndpoint: Sendable {
         metrics.tokenRequestsRefused.increment([error.auditReason, clientID ?? ""])
         var fields: [String: JSONValue] = ["audit": "token.refused", "oauth.error": .string(error.code),
                                            "oauth.reason": .string(error.auditReason), "net.peer": .string(context.remoteAddress)]
-        if let id = clientID ?? attemptedID { fields["oauth.client_id"] = .string(String(id.prefix(128))) }
+        if let clientID { fields["oauth.client_id"] = .string(clientID) }
+        if let attemptedID {
+            let digest = SHA256.hash(Array(attemptedID.utf8)).prefix(6).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+            fields["oauth.unknown_client_fingerprint"] = .string(digest)
+        }
         if let pluginError { fields["error"] = .string(pluginError.description) }
         logger.log(pluginError == nil ? .info : .warning, "token request refused", fields)
         completion(error.response)
     }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

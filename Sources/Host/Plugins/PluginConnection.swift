@@ -270,6 +270,11 @@ final class PluginConnection: Sendable {
             return state.expired.contains(number) ? .late : .unknown
         }
         switch match {
+        case .found(let call) where MonotonicTime.now() > call.deadline:
+            // Past its deadline but before the sweep got to it: the caller asked for an answer within
+            // `timeout`, so this is a timeout, however the timer thread was scheduled.
+            call.completion(.failure(.timedOut(plugin: plugin, method: call.method, after: call.timeout)))
+            return nil
         case .found(let call):
             call.completion(outcome.mapError { .remote(plugin: plugin, error: $0) })
             return nil
