@@ -22,16 +22,7 @@ enum ServeCommand {
         case .success(let loaded): config = loaded
         }
         let logger = Logger(minimumLevel: config.logLevel)
-        // Signals become events on a queue instead of interrupting whatever thread they land on.
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        let stop = DispatchSemaphore(value: 0)
-        let sources = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            return source
-        }
+        let stopSignals = StopSignals()
         let gatehouse: Gatehouse
         do {
             gatehouse = try Gatehouse.start(config: config, logger: logger)
@@ -40,9 +31,33 @@ enum ServeCommand {
             CommandLineTool.printError("cannot start: \(error.description)")
             return .unavailable
         }
-        stop.wait()
+        let received = stopSignals.wait()
+        logger.info("signal received", ["process.signal": .int(Int64(received))])
         gatehouse.shutdown()
-        _ = sources
         return .success
+    }
+}
+
+/// SIGTERM and SIGINT, delivered as a return from `wait()` instead of interrupting a random thread.
+///
+/// The signals are blocked in the calling thread before any other thread exists, so every thread created
+/// later inherits the mask and `sigwait` is the only place they arrive. (A Dispatch signal source is no use
+/// here: on Linux it never sees a signal whose disposition is SIG_IGN, and with the default disposition the
+/// process dies first.) Plugins are spawned with an empty mask, so they still get the signals they are sent.
+struct StopSignals {
+    private var set = sigset_t()
+
+    init() {
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    func wait() -> Int32 {
+        var set = self.set
+        var received: Int32 = 0
+        while sigwait(&set, &received) != 0 {}
+        return received
     }
 }

@@ -40,7 +40,8 @@ final class EventLoop: @unchecked Sendable {
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
         guard epollFD >= 0, wakeFD >= 0 else { throw Socket.Failure(description: "epoll: \(String(cString: strerror(errno)))") }
-        watch(listenFD, events: EPOLLIN.rawValue, add: true)
+        // The listener is shared by every loop; EPOLLEXCLUSIVE wakes one of them per new connection.
+        watch(listenFD, events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue, add: true)
         watch(wakeFD, events: EPOLLIN.rawValue, add: true)
     }
 
@@ -58,14 +59,14 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
-    /// Stops accepting; open connections finish their current request and close; after `grace` the rest
-    /// are closed. `run` returns when no connection is left.
+    /// Stops accepting (the server closes the shared listener once every loop has stopped); open connections
+    /// finish their current request and close; after `grace` the rest are closed. `run` returns when no
+    /// connection is left.
     func drain(grace: Duration) {
         execute { [self] in
             draining = true
             drainDeadline = .now() + grace
             epoll_ctl(epollFD, EPOLL_CTL_DEL, listenFD, nil)
-            close(listenFD)
             for case let connection? in connections where connection.phase == .reading && connection.parser.isIdle
                 && connection.bufferedInput == 0
             {

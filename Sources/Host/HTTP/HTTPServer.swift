@@ -1,11 +1,12 @@
 import Foundation
 import Glibc
 
-/// The HTTP/1.1 server: one event loop per thread, each with its own SO_REUSEPORT listener.
+/// The HTTP/1.1 server: one event loop per thread, all accepting from one listening socket.
 public final class HTTPServer: Sendable {
     public let host: String
     public let port: UInt16
     private let loops: [EventLoop]
+    private let listenFD: Int32
     private let connectionCount = ConnectionCounter()
 
     /// Binds at once (so a taken port fails here, before plugins start) and starts serving.
@@ -13,16 +14,15 @@ public final class HTTPServer: Sendable {
                 observer: any HTTPObserver) throws
     {
         let threads = limits.threads > 0 ? limits.threads : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let listener = try Socket.listen(host: host, port: port)
         var loops: [EventLoop] = []
-        var boundPort = port
         for _ in 0..<threads {
-            let listener = try Socket.listen(host: host, port: boundPort)
-            boundPort = listener.port
             loops.append(try EventLoop(listenFD: listener.fd, limits: limits, responder: responder, observer: observer,
                                        connectionCount: connectionCount))
         }
         self.host = host
-        self.port = boundPort
+        self.port = listener.port
+        self.listenFD = listener.fd
         self.loops = loops
         for (index, loop) in loops.enumerated() {
             let thread = Thread { loop.run() }
@@ -37,5 +37,6 @@ public final class HTTPServer: Sendable {
     public func shutdown(grace: Duration = .seconds(10)) {
         loops.forEach { $0.drain(grace: grace) }
         while !loops.allSatisfy(\.isFinished) { usleep(5_000) }
+        close(listenFD)
     }
 }

@@ -6,8 +6,9 @@ enum Socket {
         let description: String
     }
 
-    /// Binds and listens on `host:port` (port 0 picks one), non-blocking, close-on-exec, with SO_REUSEPORT
-    /// so that every event loop can own a listener on the same port and the kernel spreads connections.
+    /// Binds and listens on `host:port` (port 0 picks one), non-blocking, close-on-exec. No SO_REUSEPORT:
+    /// with it, a second Gatehouse started by mistake on the same port would silently take half the traffic.
+    /// The event loops share this one socket instead (EPOLLEXCLUSIVE wakes one loop per connection).
     static func listen(host: String, port: UInt16, backlog: Int32 = 4096) throws(Failure) -> (fd: Int32, port: UInt16) {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
@@ -24,7 +25,6 @@ enum Socket {
         guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
         guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)
