@@ -67,16 +67,17 @@ public final class BearerAuthenticator: Sendable {
             case .success(let client?) where client.notBefore.map({ token.issuedAt < $0 }) ?? false:
                 refuse(.invalidToken("the access token was revoked", clientID: token.clientID), completion)
             case .success(let client?):
-                check(token, client, request, completion)
+                check(token, client, request, context, completion)
             }
         }
     }
 
-    private func check(_ token: AccessToken, _ client: ClientRecord, _ request: HTTPRequest,
+    private func check(_ token: AccessToken, _ client: ClientRecord, _ request: HTTPRequest, _ context: RequestContext,
                        _ completion: @escaping @Sendable (BearerOutcome) -> Void)
     {
         let params = AuthorizeParams(clientID: client.id, role: client.role, scopes: token.scopes,
-                                     request: .init(method: request.method, path: String(request.path)))
+                                     request: .init(method: request.method, path: String(request.path),
+                                                    remoteAddress: context.remoteAddress))
         let decide: @Sendable (AuthorizeResult) -> Void = { [self] decision in
             if decision.allowed {
                 metrics.bearerRequests.increment(["allowed"])

@@ -89,11 +89,14 @@ public struct AuthorizeParams: JSONCodable, Equatable, Hashable {
         public var path: String
         /// For forwarded requests (forward auth): the original host.
         public var host: String?
+        /// The address the request came from (the peer, or the original client behind a trusted proxy).
+        public var remoteAddress: String?
 
-        public init(method: String, path: String, host: String? = nil) {
+        public init(method: String, path: String, host: String? = nil, remoteAddress: String? = nil) {
             self.method = method
             self.path = path
             self.host = host
+            self.remoteAddress = remoteAddress
         }
     }
 
@@ -117,12 +120,13 @@ public struct AuthorizeParams: JSONCodable, Equatable, Hashable {
         scopes = try reader.strings("scopes")
         let request = try JSONObjectReader(try reader.value("request"), what: "request")
         self.request = Request(method: try request.string("method"), path: try request.string("path"),
-                               host: try request.optionalString("host"))
+                               host: try request.optionalString("host"), remoteAddress: try request.optionalString("remoteAddress"))
     }
 
     public var json: JSONValue {
         var request: [String: JSONValue] = ["method": .string(self.request.method), "path": .string(self.request.path)]
         if let host = self.request.host { request["host"] = .string(host) }
+        if let address = self.request.remoteAddress { request["remoteAddress"] = .string(address) }
         return ["client": ["id": .string(clientID), "role": .string(role)], "scopes": .array(scopes.map { .string($0) }),
                 "request": .object(request)]
     }
