@@ -166,12 +166,14 @@ import Testing
     }
 }
 
-func runCommand(_ path: String, _ arguments: [String], input: String? = nil) throws -> String {
+/// Runs a command to completion and returns its stdout (and its stderr too, with `mergeErrors`).
+func runCommand(_ path: String, _ arguments: [String], input: String? = nil, mergeErrors: Bool = false) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     let output = Pipe()
     process.standardOutput = output
+    if mergeErrors { process.standardError = output }
     if let input {
         let pipe = Pipe()
         process.standardInput = pipe

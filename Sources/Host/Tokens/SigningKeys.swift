@@ -12,6 +12,20 @@ public struct SigningKeyRing: Sendable {
         let secret: [UInt8]
         let mac: HMACKey
         public let createdAt: Int64
+        /// The JOSE header of tokens signed with this key, base64url-encoded once: fixed member order, so
+        /// every token from one key starts with the same bytes.
+        let encodedHeader: [UInt8]
+
+        init(id: String, secret: [UInt8], createdAt: Int64) {
+            self.id = id
+            self.secret = secret
+            self.mac = HMACKey(key: secret)
+            self.createdAt = createdAt
+            var header: [UInt8] = Array(#"{"alg":"HS256","typ":"at+jwt","kid":"#.utf8)
+            JSONWriter.writeString(id, into: &header)
+            header.append(UInt8(ascii: "}"))
+            encodedHeader = Base64.encodeBytes(header, alphabet: .url)
+        }
     }
 
     public let keys: [Key]
@@ -47,8 +61,7 @@ public struct SigningKeyRing: Sendable {
                 guard let secret = Base64.decode(try key.string("secret"), alphabet: .url), secret.count >= 32 else {
                     throw JSONShapeError("key secret must be at least 32 bytes of base64url")
                 }
-                keys.append(Key(id: try key.string("kid"), secret: secret, mac: HMACKey(key: secret),
-                                createdAt: try key.optionalInt("createdAt") ?? 0))
+                keys.append(Key(id: try key.string("kid"), secret: secret, createdAt: try key.optionalInt("createdAt") ?? 0))
             }
             return try SigningKeyRing(keys: keys, currentID: try reader.optionalString("current"))
         } catch let error as Failure {
@@ -71,7 +84,7 @@ public struct SigningKeyRing: Sendable {
         do {
             let secret = try SecureRandom.bytes(32)
             let id = try SecureRandom.token(byteCount: 6)
-            return Key(id: id, secret: secret, mac: HMACKey(key: secret), createdAt: now)
+            return Key(id: id, secret: secret, createdAt: now)
         } catch {
             throw Failure(description: "cannot read the system random source: \(error)")
         }

@@ -21,8 +21,7 @@ public struct TokenCodec: Sendable {
 
     public func sign(_ token: AccessToken) -> String {
         let key = keys.current
-        let header: JSONValue = ["alg": "HS256", "typ": "at+jwt", "kid": .string(key.id)]
-        var signingInput = Base64.encodeBytes(JSONWriter.bytes(header), alphabet: .url)
+        var signingInput = key.encodedHeader
         signingInput.append(UInt8(ascii: "."))
         signingInput += Base64.encodeBytes(JSONWriter.bytes(token.claims), alphabet: .url)
         let signature = key.mac.authenticationCode(for: signingInput)

@@ -1,0 +1,87 @@
+import Foundation
+import Glibc
+import PluginProtocol
+@testable import Host
+
+/// Gatehouse started as a user starts it: the `gatehouse serve` binary, on a free port, with its own data
+/// directory; clients made with `gatehouse client add`. For end-to-end tests with real clients.
+final class ServedGatehouse {
+    let directory: TemporaryDirectory
+    let port: UInt16
+    private var process: Process?
+    private let logPath: String
+
+    init(directory: TemporaryDirectory = TemporaryDirectory(), port: UInt16? = nil) throws {
+        self.directory = directory
+        self.port = try port ?? Self.freePort()
+        logPath = directory.path + "/gatehouse.log"
+        try start()
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    func start() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: PluginTestSupport.executable("gatehouse"))
+        process.arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--data", directory.path + "/data"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["GATEHOUSE_ISSUER": "http://127.0.0.1:\(port)"]) { $1 }
+        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        handle.seekToEndOfFile()
+        process.standardError = handle
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        guard PluginTestSupport.eventually(timeout: .seconds(10), { (try? self.get("/api/v1/status/ready").status) == 200 }) else {
+            throw TestFailure("gatehouse did not become ready:\n\(log)")
+        }
+    }
+
+    func stop() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    deinit { stop() }
+
+    /// `gatehouse client add … --json`; returns (client_id, client_secret).
+    func addClient(name: String, scopes: String = "metrics", extra: [String] = []) throws -> (id: String, secret: String) {
+        let output = try cli(["client", "add", "--name", name, "--scope", scopes, "--json"] + extra)
+        let json = try JSONParser.parse(output)
+        guard let id = json["client_id"]?.stringValue, let secret = json["client_secret"]?.stringValue else {
+            throw TestFailure("client add printed \(output)")
+        }
+        return (id, secret)
+    }
+
+    @discardableResult
+    func cli(_ arguments: [String]) throws -> String {
+        try runCommand(PluginTestSupport.executable("gatehouse"), arguments + ["--data", directory.path + "/data"])
+    }
+
+    func get(_ path: String, headers: [(String, String)] = []) throws -> ParsedResponse {
+        let client = try RawHTTPClient(port: port)
+        var text = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        for (name, value) in headers { text += "\(name): \(value)\r\n" }
+        client.send(text + "\r\n")
+        return client.readResponses(1).first ?? ParsedResponse(status: 0, headers: [:], body: "")
+    }
+
+    /// The value of one sample in Gatehouse's own metrics, read with a fresh token of `client`.
+    func metric(_ sample: String, as client: (id: String, secret: String)) throws -> Double? {
+        let token = try runCommand("/usr/bin/curl", ["-s", "-u", "\(client.id):\(client.secret)", "-d", "grant_type=client_credentials",
+                                                     url + "/api/v1/oauth/token"])
+        guard let access = try JSONParser.parse(token)["access_token"]?.stringValue else { return nil }
+        let body = try get("/api/v1/metrics", headers: [("Authorization", "Bearer \(access)")]).body
+        return body.split(separator: "\n").first { $0.hasPrefix(sample + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
+    static func freePort() throws -> UInt16 {
+        let listener = try Socket.listen(host: "127.0.0.1", port: 0)
+        close(listener.fd)
+        return listener.port
+    }
+}
