@@ -67,7 +67,9 @@ public final class Gatehouse: Sendable {
         let tokens = TokenEndpoint(codec: codec, directory: directory, policy: policyEndpoint,
                                    settings: .init(defaultLifetime: config.defaultTokenLifetime, maxLifetime: config.maxTokenLifetime),
                                    metrics: metrics, logger: logger)
-        let router = Router(tokenEndpoint: tokens, bearer: bearer, metrics: metrics, plugins: [store, policy])
+        let router = Router(tokenEndpoint: tokens, bearer: bearer,
+                            forwardAuth: ForwardAuth(bearer: bearer, trustedProxies: config.trustedProxies),
+                            metrics: metrics, plugins: [store, policy])
         do {
             server = try HTTPServer(host: config.listenHost, port: config.listenPort, limits: config.http, responder: router,
                                     observer: RequestObserver(metrics: metrics, logger: logger, accessLog: config.accessLog))

@@ -6,9 +6,11 @@ struct Router: HTTPResponder {
     static let metricsPath = "/api/v1/metrics"
     static let statusPath = "/api/v1/status"
     static let readyPath = "/api/v1/status/ready"
+    static let verifyPath = "/api/v1/auth/verify"
 
     let tokenEndpoint: TokenEndpoint
     let bearer: BearerAuthenticator
+    let forwardAuth: ForwardAuth
     let metrics: GatehouseMetrics
     let plugins: [PluginPool]
 
@@ -22,6 +24,9 @@ struct Router: HTTPResponder {
             protected(request, context, completion) { _ in
                 .text(200, metrics.registry.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
             }
+        case Self.verifyPath:
+            guard request.method == "GET" || request.method == "HEAD" else { return completion(Self.methodNotAllowed("GET, HEAD")) }
+            forwardAuth.handle(request, context: context, completion: completion)
         case Self.statusPath:
             guard request.method == "GET" || request.method == "HEAD" else { return completion(Self.methodNotAllowed("GET, HEAD")) }
             completion(.json(200, ["status": "ok", "version": .string(BuildInfo.version)], headers: [("Cache-Control", "no-store")]))
@@ -68,7 +73,7 @@ struct Router: HTTPResponder {
     /// A bounded label for metrics: known routes by name, everything else as `other`.
     static func routeLabel(_ path: Substring) -> String {
         switch path {
-        case tokenPath, metricsPath, statusPath, readyPath: return String(path)
+        case tokenPath, metricsPath, statusPath, readyPath, verifyPath: return String(path)
         default: return "other"
         }
     }

@@ -37,7 +37,8 @@ public final class BearerAuthenticator: Sendable {
         self.logger = logger
     }
 
-    func authorize(_ request: HTTPRequest, context: RequestContext,
+    /// - Parameter host: for forwarded requests, the original `Host` (passed to the policy).
+    func authorize(_ request: HTTPRequest, context: RequestContext, host: String? = nil,
                    completion: @escaping @Sendable (BearerOutcome) -> Void)
     {
         let headers = request.headers.values("authorization")
@@ -67,16 +68,16 @@ public final class BearerAuthenticator: Sendable {
             case .success(let client?) where client.notBefore.map({ token.issuedAt < $0 }) ?? false:
                 refuse(.invalidToken("the access token was revoked", clientID: token.clientID), completion)
             case .success(let client?):
-                check(token, client, request, context, completion)
+                check(token, client, request, context, host, completion)
             }
         }
     }
 
     private func check(_ token: AccessToken, _ client: ClientRecord, _ request: HTTPRequest, _ context: RequestContext,
-                       _ completion: @escaping @Sendable (BearerOutcome) -> Void)
+                       _ host: String?, _ completion: @escaping @Sendable (BearerOutcome) -> Void)
     {
         let params = AuthorizeParams(clientID: client.id, role: client.role, scopes: token.scopes,
-                                     request: .init(method: request.method, path: String(request.path),
+                                     request: .init(method: request.method, path: String(request.path), host: host,
                                                     remoteAddress: context.remoteAddress))
         let decide: @Sendable (AuthorizeResult) -> Void = { [self] decision in
             if decision.allowed {

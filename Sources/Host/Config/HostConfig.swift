@@ -16,6 +16,8 @@ public struct HostConfig: Sendable {
     /// One JSON line per request on stderr (never with the query string).
     public var accessLog = true
     public var http = HTTPLimits()
+    /// Peers whose forwarded headers `/api/v1/auth/verify` believes (reverse proxies doing forward auth).
+    public var trustedProxies = [IPNetwork("127.0.0.0/8")!, IPNetwork("::1/128")!]
     public var store: PluginSpec
     public var policy: PluginSpec
 
@@ -77,7 +79,8 @@ public struct HostConfig: Sendable {
 
     private mutating func apply(_ json: JSONValue) throws(JSONShapeError) {
         let reader = try JSONObjectReader(json, what: "config")
-        let known: Set<String> = ["listen", "data_dir", "issuer", "audience", "token", "log_level", "access_log", "http", "plugins"]
+        let known: Set<String> = ["listen", "data_dir", "issuer", "audience", "token", "log_level", "access_log", "http", "plugins",
+                                   "trusted_proxies"]
         if let unknown = reader.members.keys.first(where: { !known.contains($0) }) {
             throw JSONShapeError("unknown key '\(unknown)'")
         }
@@ -102,6 +105,12 @@ public struct HostConfig: Sendable {
             else { throw JSONShapeError("token lifetimes must be 1 s to 1 year, default <= max") }
         }
         if let limits = reader.members["http"] { http = try HTTPLimits(json: limits) }
+        if let proxies = try reader.optionalStrings("trusted_proxies") {
+            trustedProxies = try proxies.map { text throws(JSONShapeError) in
+                guard let network = IPNetwork(text) else { throw JSONShapeError("trusted_proxies: '\(text)' is not an address or CIDR network") }
+                return network
+            }
+        }
         if let plugins = reader.members["plugins"] {
             let pluginReader = try JSONObjectReader(plugins, what: "plugins")
             if let entry = pluginReader.members["store"] { store = try PluginSpec(name: "store", role: .store, json: entry) }

@@ -1,0 +1,135 @@
+import Foundation
+import Glibc
+import PluginProtocol
+import Testing
+@testable import Host
+
+@Suite struct ForwardAuthTests {
+    static let policy = #"{"roles":{"default":{"scopes":["*"]}},"defaultRole":"default","resources":[{"name":"metrics","methods":["GET"],"path":"/api/v1/metrics","scopes":["metrics"]},{"name":"app","path":"/app/**","read":["app:read"],"write":["app:write"]}]}"#
+
+    private func host(trusting proxies: [String]? = nil) throws -> TestGatehouse {
+        let directory = TemporaryDirectory()
+        try Self.policy.write(toFile: directory.path + "/policy.json", atomically: true, encoding: .utf8)
+        return try TestGatehouse(directory: directory) { config in
+            config.policy.config = ["policyFile": .string(directory.path + "/policy.json")]
+            if let proxies { config.trustedProxies = proxies.compactMap(IPNetwork.init) }
+        }
+    }
+
+    @Test func verifiesTheForwardedRequest() async throws {
+        let host = try host()
+        defer { host.stop() }
+        try await host.addClient("reader", scopes: ["app:read"])
+        let token = try host.token(id: "reader")
+        func verify(_ method: String, _ uri: String, token: String?) throws -> ParsedResponse {
+            var headers = [("X-Forwarded-Method", method), ("X-Forwarded-Uri", uri), ("X-Forwarded-Host", "app.example.com")]
+            if let token { headers.append(("Authorization", "Bearer \(token)")) }
+            return try host.request("GET", "/api/v1/auth/verify", headers: headers)
+        }
+        let allowed = try verify("GET", "/app/reports/7?x=1", token: token)
+        #expect(allowed.status == 200)
+        #expect(allowed.headers["x-gatehouse-client-id"] == "reader" && allowed.headers["x-gatehouse-scope"] == "app:read")
+        let write = try verify("POST", "/app/reports", token: token)
+        #expect(write.status == 403 && write.headers["www-authenticate"]?.contains(#"scope="app:write""#) == true)
+        #expect(try verify("GET", "/elsewhere", token: token).status == 403)
+        #expect(try verify("GET", "/app/x", token: nil).status == 401)
+        let missingURI = try host.request("GET", "/api/v1/auth/verify", headers: [("Authorization", "Bearer \(token)")])
+        #expect(missingURI.status == 400)
+    }
+
+    @Test func forwardedHeadersFromUntrustedPeersAreRefused() async throws {
+        let host = try host(trusting: ["10.0.0.0/8"])
+        defer { host.stop() }
+        try await host.addClient("reader", scopes: ["app:read"])
+        let response = try host.request("GET", "/api/v1/auth/verify", headers: [("Authorization", "Bearer \(try host.token(id: "reader"))"),
+                                                                                 ("X-Forwarded-Uri", "/app/x")])
+        #expect(response.status == 403)
+    }
+
+    @Test func networksMatchAddresses() {
+        #expect(IPNetwork("10.0.0.0/8")!.contains("10.200.3.4"))
+        #expect(!IPNetwork("10.0.0.0/8")!.contains("11.0.0.1"))
+        #expect(IPNetwork("127.0.0.1")!.contains("127.0.0.1") && !IPNetwork("127.0.0.1")!.contains("127.0.0.2"))
+        #expect(IPNetwork("127.0.0.0/8")!.contains("::ffff:127.0.0.9"))
+        #expect(IPNetwork("::1/128")!.contains("::1") && !IPNetwork("::1/128")!.contains("::2"))
+        #expect(IPNetwork("2001:db8::/32")!.contains("2001:db8:1::5"))
+        #expect(!IPNetwork("2001:db8::/32")!.contains("10.0.0.1"))
+        for bad in ["", "10.0.0.0/33", "nope", "1.2.3.4/-1", "::1/129"] { #expect(IPNetwork(bad) == nil, "\(bad)") }
+    }
+
+    /// nginx `auth_request` in front of a small upstream, as Docs/deployment.md configures it.
+    @Test func realNginxAuthRequest() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") else {
+            throw TestFailure("nginx not found: install the Debian package 'nginx' (.ci/run does)")
+        }
+        let host = try host()
+        defer { host.stop() }
+        try await host.addClient("reader", scopes: ["app:read"])
+        try await host.addClient("scraper", scopes: ["metrics"])
+        let directory = TemporaryDirectory()
+        let port = try ServedGatehouse.freePort()
+        let upstream = try ServedGatehouse.freePort()
+        let config = """
+            worker_processes 1;
+            daemon off;
+            pid \(directory.path)/nginx.pid;
+            error_log \(directory.path)/error.log warn;
+            events { worker_connections 64; }
+            http {
+                access_log off;
+                client_body_temp_path \(directory.path); proxy_temp_path \(directory.path); fastcgi_temp_path \(directory.path);
+                uwsgi_temp_path \(directory.path); scgi_temp_path \(directory.path);
+                server {
+                    listen 127.0.0.1:\(upstream);
+                    location / { return 200 "upstream: client=$http_x_gatehouse_client scope=$http_x_gatehouse_scope\\n"; }
+                }
+                server {
+                    listen 127.0.0.1:\(port);
+                    location /app/ {
+                        auth_request /_gatehouse;
+                        auth_request_set $gatehouse_client $upstream_http_x_gatehouse_client_id;
+                        auth_request_set $gatehouse_scope $upstream_http_x_gatehouse_scope;
+                        auth_request_set $gatehouse_challenge $upstream_http_www_authenticate;
+                        add_header WWW-Authenticate $gatehouse_challenge always;
+                        proxy_set_header X-Gatehouse-Client $gatehouse_client;
+                        proxy_set_header X-Gatehouse-Scope $gatehouse_scope;
+                        proxy_pass http://127.0.0.1:\(upstream);
+                    }
+                    location = /_gatehouse {
+                        internal;
+                        proxy_pass http://127.0.0.1:\(host.port)/api/v1/auth/verify;
+                        proxy_pass_request_body off;
+                        proxy_set_header Content-Length "";
+                        proxy_set_header X-Original-URI $request_uri;
+                        proxy_set_header X-Original-Method $request_method;
+                        proxy_set_header X-Original-Host $host;
+                        proxy_set_header X-Forwarded-For $remote_addr;
+                    }
+                }
+            }
+            """
+        try config.write(toFile: directory.path + "/nginx.conf", atomically: true, encoding: .utf8)
+        let nginx = Process()
+        nginx.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
+        nginx.arguments = ["-c", directory.path + "/nginx.conf", "-p", directory.path, "-e", directory.path + "/error.log"]
+        nginx.standardError = FileHandle.nullDevice
+        try nginx.run()
+        defer {
+            kill(nginx.processIdentifier, SIGTERM)
+            nginx.waitUntilExit()
+        }
+        let url = "http://127.0.0.1:\(port)/app/report"
+        #expect(PluginTestSupport.eventually(timeout: .seconds(5)) { (try? RawHTTPClient(port: port)) != nil })
+        let allowed = try runCommand("/usr/bin/curl", ["-s", "-H", "Authorization: Bearer \(try host.token(id: "reader"))", url])
+        #expect(allowed == "upstream: client=reader scope=app:read\n", "\(allowed)")
+        let noToken = try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "-D", "-", url])
+        #expect(noToken.hasPrefix("HTTP/1.1 401"), "\(noToken)")
+        #expect(noToken.contains(#"WWW-Authenticate: Bearer realm="gatehouse""#), "\(noToken)")
+        let wrongScope = try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                                          "-H", "Authorization: Bearer \(try host.token(id: "scraper"))", url])
+        #expect(wrongScope == "403")
+        let post = try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                                                    "-H", "Authorization: Bearer \(try host.token(id: "reader"))", url])
+        #expect(post == "403", "POST needs app:write")
+    }
+}
