@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import PluginProtocol
 import StoreKit
@@ -8,6 +9,7 @@ import StoreKit
 final class SQLiteStoreBackend: StoreBackend {
     private let db: SQLiteDatabase
     private let selectClient: SQLiteStatement
+    private let selectClientWithSecrets: SQLiteStatement
     private let selectSecrets: SQLiteStatement
     private let insertClient: SQLiteStatement
     private let updateClient: SQLiteStatement
@@ -36,6 +38,13 @@ final class SQLiteStoreBackend: StoreBackend {
         try SQLiteSchema.migrate(db)
         let columns = "id, name, role, allowed_scopes, default_scopes, token_lifetime, enabled, created_at, updated_at, last_used_at, not_before"
         selectClient = try db.prepare("SELECT \(columns) FROM clients WHERE id = ?1")
+        // The authentication path: client and secrets in one statement, so one read transaction (one round
+        // of WAL locking) per token instead of two.
+        let prefixed = columns.split(separator: ",").map { "c." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        selectClientWithSecrets = try db.prepare("""
+            SELECT \(prefixed), s.verifier, s.created_at, s.expires_at FROM clients c
+            LEFT JOIN secrets s ON s.client_id = c.id WHERE c.id = ?1 ORDER BY s.created_at, s.rowid
+            """)
         selectSecrets = try db.prepare("SELECT verifier, created_at, expires_at FROM secrets WHERE client_id = ?1 ORDER BY created_at, rowid")
         insertClient = try db.prepare("INSERT INTO clients (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
         updateClient = try db.prepare("""
@@ -70,8 +79,15 @@ final class SQLiteStoreBackend: StoreBackend {
     // MARK: - StoreBackend
 
     func client(_ id: String) throws -> StoredClient? {
-        guard let record = try selectClient.bind(.text(id)).firstRow(row) else { return nil }
-        return StoredClient(record: record, secrets: try secrets(of: id))
+        let statement = selectClientWithSecrets.bind(.text(id))
+        var found: StoredClient?
+        while try statement.step() {
+            if found == nil { found = StoredClient(record: row(statement), secrets: []) }
+            if let verifier = statement.text(11) {
+                found?.secrets.append(StoredSecret(verifier: verifier, createdAt: statement.int(12) ?? 0, expiresAt: statement.int(13)))
+            }
+        }
+        return found
     }
 
     func insert(_ client: StoredClient) throws {

@@ -17,12 +17,20 @@ public enum SecretVerifier {
     /// True if `secret` matches `verifier`. Unknown schemes and malformed verifiers never match.
     /// The comparison is constant-time; the work does not depend on where a wrong secret differs.
     public static func matches(secret: String, verifier: String) -> Bool {
-        let parts = verifier.split(separator: "$", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == scheme,
-            let salt = Base64.decode(String(parts[1]), alphabet: .url),
-            let expected = Base64.decode(String(parts[2]), alphabet: .url)
-        else { return false }
+        guard let (salt, expected) = parse(verifier) else { return false }
         return ConstantTime.equals(digest(salt: salt, secret: secret), expected)
+    }
+
+    /// Salt and digest of a verifier in our scheme; nil for anything else. Works on UTF-8 bytes: this runs
+    /// twice per token request.
+    private static func parse(_ verifier: String) -> (salt: [UInt8], digest: [UInt8])? {
+        let bytes = Array(verifier.utf8)
+        let parts = bytes.split(separator: UInt8(ascii: "$"), omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].elementsEqual(scheme.utf8),
+            let salt = parts[1].withUnsafeBytes({ Base64.decode($0, alphabet: .url) }),
+            let digest = parts[2].withUnsafeBytes({ Base64.decode($0, alphabet: .url) })
+        else { return nil }
+        return (salt, digest)
     }
 
     /// A verifier no secret matches in practice, checked against when the client is unknown so that an

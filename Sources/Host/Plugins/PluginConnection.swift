@@ -42,10 +42,7 @@ final class PluginConnection: Sendable {
 
     private struct State {
         var pending: [Int64: Pending] = [:]
-        var outbox: [UInt8] = []
-        var flushing = false
         var closed: CloseReason?
-        var inputClosed = false
         var lastHeard: MonotonicTime
         var nextSweep: MonotonicTime?
         /// Ids that timed out recently: an answer to one of them is late, not a protocol violation.
@@ -59,6 +56,14 @@ final class PluginConnection: Sendable {
     private let maxOutbox: Int
     private let nextID = Atomic<Int64>(1)
     private let state: Mutex<State>
+    /// Kept apart from `state` so that a write syscall never holds up the reader thread completing calls.
+    private let writer = Mutex(WriterState())
+
+    private struct WriterState {
+        var outbox: [UInt8] = []
+        var flushing = false
+        var inputClosed = false
+    }
     private let onClose: @Sendable (CloseReason) -> Void
     private let onNotification: @Sendable (String, JSONValue) -> Void
 
@@ -103,15 +108,12 @@ final class PluginConnection: Sendable {
         let line = RPCMessage.request(id: .int(id), method: method, params: params).line()
         let now = MonotonicTime.now()
         let call = Pending(method: method, sentAt: now, deadline: now + timeout, timeout: timeout, completion: completion)
-        var failure: PluginCallError?
+        var closedReason: CloseReason?
         var sweepAt: MonotonicTime?
+        // Register before writing: the answer may arrive before the write call returns.
         state.withLock { state in
             if let reason = state.closed {
-                failure = .unavailable(plugin: plugin, reason: reason.description)
-                return
-            }
-            guard enqueue(line, &state) else {
-                failure = .overloaded(plugin: plugin)
+                closedReason = reason
                 return
             }
             state.pending[id] = call
@@ -120,17 +122,21 @@ final class PluginConnection: Sendable {
                 sweepAt = call.deadline
             }
         }
-        if let failure { return completion(.failure(failure)) }
+        if let closedReason { return completion(.failure(.unavailable(plugin: plugin, reason: closedReason.description))) }
+        guard enqueue(line) else {
+            if state.withLock({ $0.pending.removeValue(forKey: id) }) != nil {
+                completion(.failure(.overloaded(plugin: plugin)))
+            }
+            return
+        }
         if let sweepAt { scheduleSweep(at: sweepAt) }
     }
 
     /// Sends a notification; nothing comes back. Dropped silently once the connection is closed.
     func notify(method: String, params: JSONValue) {
         let line = RPCMessage.notification(method: method, params: params).line()
-        state.withLock { state in
-            guard state.closed == nil else { return }
-            _ = enqueue(line, &state)
-        }
+        guard !isClosed else { return }
+        _ = enqueue(line)
     }
 
     /// Fails every call in flight and closes the plugin's stdin, which tells a well-behaved plugin to exit.
@@ -138,12 +144,14 @@ final class PluginConnection: Sendable {
         let orphans: [Pending]? = state.withLock { state in
             guard state.closed == nil else { return nil }
             state.closed = reason
-            state.outbox = []
-            closeInput(&state)
             defer { state.pending = [:] }
             return Array(state.pending.values)
         }
         guard let orphans else { return }
+        writer.withLock { writer in
+            writer.outbox = []
+            closeInput(&writer)
+        }
         let error: PluginCallError = reason == .closedByHost
             ? .unavailable(plugin: plugin, reason: "the plugin is stopping")
             : .connectionLost(plugin: plugin, reason: reason.description)
@@ -154,22 +162,24 @@ final class PluginConnection: Sendable {
     // MARK: - Writing
 
     /// Writes what the pipe takes now; queues the rest. False if the outbox would exceed its bound.
-    private func enqueue(_ line: [UInt8], _ state: inout State) -> Bool {
-        guard !state.inputClosed else { return true }  // Closed: the call fails at close or by timeout.
-        if !state.outbox.isEmpty {
-            guard state.outbox.count + line.count <= maxOutbox else { return false }
-            state.outbox.append(contentsOf: line)
+    private func enqueue(_ line: [UInt8]) -> Bool {
+        writer.withLock { writer in
+            guard !writer.inputClosed else { return true }  // Closed: the call fails at close or by timeout.
+            if !writer.outbox.isEmpty {
+                guard writer.outbox.count + line.count <= maxOutbox else { return false }
+                writer.outbox.append(contentsOf: line)
+                return true
+            }
+            let written = line.withUnsafeBytes { raw in writeSome(raw) }
+            if written < line.count {
+                writer.outbox.append(contentsOf: line[written...])
+                if !writer.flushing {
+                    writer.flushing = true
+                    DispatchQueue.global().async { [self] in flushOutbox() }
+                }
+            }
             return true
         }
-        let written = line.withUnsafeBytes { raw in writeSome(raw) }
-        if written < line.count {
-            state.outbox.append(contentsOf: line[written...])
-            if !state.flushing {
-                state.flushing = true
-                DispatchQueue.global().async { [self] in flushOutbox() }
-            }
-        }
-        return true
     }
 
     /// One non-blocking write; how many bytes went out (0 on EAGAIN or a dead pipe).
@@ -186,23 +196,23 @@ final class PluginConnection: Sendable {
         while true {
             var descriptor = pollfd(fd: process.stdin, events: Int16(POLLOUT), revents: 0)
             _ = poll(&descriptor, 1, 100)
-            let done = state.withLock { state -> Bool in
-                guard state.closed == nil, !state.inputClosed else {
-                    state.flushing = false
+            let done = writer.withLock { writer -> Bool in
+                guard !writer.inputClosed else {
+                    writer.flushing = false
                     return true
                 }
-                let written = state.outbox.withUnsafeBytes { raw in writeSome(raw) }
-                state.outbox.removeFirst(written)
-                if state.outbox.isEmpty { state.flushing = false }
-                return state.outbox.isEmpty
+                let written = writer.outbox.withUnsafeBytes { raw in writeSome(raw) }
+                writer.outbox.removeFirst(written)
+                if writer.outbox.isEmpty { writer.flushing = false }
+                return writer.outbox.isEmpty
             }
             if done { return }
         }
     }
 
-    private func closeInput(_ state: inout State) {
-        guard !state.inputClosed else { return }
-        state.inputClosed = true
+    private func closeInput(_ writer: inout WriterState) {
+        guard !writer.inputClosed else { return }
+        writer.inputClosed = true
         Glibc.close(process.stdin)
     }
 
@@ -251,7 +261,7 @@ final class PluginConnection: Sendable {
             // The host serves no methods to plugins (protocol v1).
             let answer = RPCMessage.response(
                 id: id, outcome: .failure(RPCError(.methodNotFound, "the host serves no method '\(method)'")))
-            state.withLock { state in _ = enqueue(answer.line(), &state) }
+            _ = enqueue(answer.line())
             return nil
         }
     }

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Gatehouse HTTP benchmarks against the nginx ceiling, measured in the same run (Benchmarks/README.md).
+
+Usage: Benchmarks/run [--duration 10] [--runs 3] [--connections 32] [--stores sqlite,file] [--million]
+"""
+import argparse
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RELEASE = os.path.join(ROOT, ".build", "release")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url, timeout=15):
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return time.monotonic() - start
+        except OSError:
+            time.sleep(0.005)
+    raise SystemExit(f"not ready: {url}")
+
+
+def wrk(url, duration, connections, script=None, headers=()):
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
+    for header in headers:
+        command += ["-H", header]
+    if script:
+        command += ["-s", script]
+    output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return rate, p99_ms, int(errors.group(1)) if errors else 0
+
+
+def measure(label, args, url, **kwargs):
+    wrk(url, 2, args.connections, **kwargs)  # warm-up
+    runs = [wrk(url, args.duration, args.connections, **kwargs) for _ in range(args.runs)]
+    rate = statistics.median(r[0] for r in runs)
+    p99 = statistics.median(r[1] for r in runs)
+    return {"label": label, "rate": rate, "p99_ms": p99, "non2xx": sum(r[2] for r in runs), "runs": [round(r[0]) for r in runs]}
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return int(re.search(r"VmRSS:\s+(\d+)", status.read()).group(1))
+
+
+def children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+def start_nginx(directory, port, body):
+    config = f"""worker_processes 2; daemon off; pid {directory}/nginx.pid; error_log {directory}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{ access_log off; client_body_temp_path {directory}; proxy_temp_path {directory}; fastcgi_temp_path {directory};
+  uwsgi_temp_path {directory}; scgi_temp_path {directory};
+  server {{ listen 127.0.0.1:{port}; location / {{ default_type application/json; return 200 '{body}'; }} }} }}"""
+    path = os.path.join(directory, "nginx.conf")
+    with open(path, "w") as f:
+        f.write(config)
+    return subprocess.Popen(["nginx", "-c", path, "-p", directory, "-e", f"{directory}/error.log"], stderr=subprocess.DEVNULL)
+
+
+def bulk_load(database, count):
+    """Fills sqlite-store's schema directly with `count` clients (the CLI would take an fsync per client)."""
+    db = sqlite3.connect(database)
+    db.execute("PRAGMA journal_mode = WAL")
+    now = int(time.time())
+    salt = b"0123456789abcdef"
+    verifier = "sha256-salted-v1$" + base64.urlsafe_b64encode(salt).decode().rstrip("=") + "$" + \
+        base64.urlsafe_b64encode(hashlib.sha256(salt + b"bulk-secret-not-used-0123456789abcdef").digest()).decode().rstrip("=")
+    batch = 50_000
+    for start in range(0, count, batch):
+        rows = [(f"bulk-{i:07d}", f"bulk {i}", "", "metrics", "metrics", None, 1, now, now, None, None) for i in range(start, min(count, start + batch))]
+        db.executemany("INSERT OR IGNORE INTO clients VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        db.executemany("INSERT INTO secrets (client_id, verifier, created_at, expires_at) VALUES (?,?,?,NULL)",
+                       [(r[0], verifier, now) for r in rows])
+        db.commit()
+    db.close()
+
+
+class Gatehouse:
+    def __init__(self, directory, store):
+        self.directory, self.port = directory, free_port()
+        os.makedirs(directory, exist_ok=True)
+        config = {"access_log": False, "log_level": "warning"}
+        if store == "file":
+            config["plugins"] = {"store": {"command": "gatehouse-file-store"}}
+        with open(os.path.join(directory, "gatehouse.json"), "w") as f:
+            json.dump(config, f)
+        self.base = ["--config", os.path.join(directory, "gatehouse.json"), "--data", os.path.join(directory, "data")]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        began = time.monotonic()
+        self.process = subprocess.Popen([f"{RELEASE}/gatehouse", "serve", "--listen", f"127.0.0.1:{self.port}"] + self.base,
+                                        stderr=open(os.path.join(self.directory, "serve.log"), "a"))
+        wait_ready(self.url + "/api/v1/status/ready")
+        return time.monotonic() - began
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+    def client(self, name):
+        out = subprocess.run([f"{RELEASE}/gatehouse", "client", "add", "--name", name, "--scope", "metrics", "--json"] + self.base,
+                             capture_output=True, text=True, check=True).stdout
+        data = json.loads(out)
+        return data["client_id"], data["client_secret"]
+
+
+def token_script(directory, client_id, secret, name):
+    path = os.path.join(directory, f"{name}.lua")
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    with open(path, "w") as f:
+        f.write(f'wrk.method = "POST"\nwrk.body = "grant_type=client_credentials"\n'
+                f'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\nwrk.headers["Authorization"] = "Basic {basic}"\n')
+    return path
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--stores", default="sqlite,file")
+    parser.add_argument("--million", action="store_true", help="also measure issuance with 1,000,000 clients in sqlite-store")
+    args = parser.parse_args()
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} not found: run scripts/bootstrap --bench")
+    directory = tempfile.mkdtemp(prefix="gatehouse-bench-")
+    results = []
+    nginx_port = free_port()
+    # A body the size of a token response, so the ceiling is an exchange of the same size.
+    body = json.dumps({"access_token": "x" * 560, "token_type": "Bearer", "expires_in": 3600, "scope": "metrics"})
+    nginx = start_nginx(directory, nginx_port, body)
+    try:
+        wait_ready(f"http://127.0.0.1:{nginx_port}/")
+        ceiling = measure("nginx fixed JSON body (ceiling)", args, f"http://127.0.0.1:{nginx_port}/")
+        results.append(ceiling)
+    finally:
+        nginx.send_signal(signal.SIGQUIT)
+        nginx.wait()
+    extras = {}
+    for store in args.stores.split(","):
+        gh = Gatehouse(os.path.join(directory, store), store)
+        gh.start()
+        client_id, secret = gh.client("bench")
+        gh.stop()
+        extras[f"{store}: serve to ready"] = f"{gh.start() * 1000:.0f} ms"
+        token = json.loads(subprocess.run(["curl", "-s", "-u", f"{client_id}:{secret}", "-d", "grant_type=client_credentials",
+                                           gh.url + "/api/v1/oauth/token"], capture_output=True, text=True).stdout)["access_token"]
+        results.append(measure(f"{store}: token issuance (Basic, valid secret)", args, gh.url + "/api/v1/oauth/token",
+                               script=token_script(directory, client_id, secret, f"{store}-good")))
+        results.append(measure(f"{store}: token issuance, wrong secret", args, gh.url + "/api/v1/oauth/token",
+                               script=token_script(directory, client_id, secret + "x", f"{store}-bad")))
+        results.append(measure(f"{store}: bearer-protected small endpoint (forward auth)", args, gh.url + "/api/v1/auth/verify",
+                               headers=[f"Authorization: Bearer {token}", "X-Forwarded-Uri: /api/v1/metrics"]))
+        results.append(measure(f"{store}: bearer-protected /api/v1/metrics", args, gh.url + "/api/v1/metrics",
+                               headers=[f"Authorization: Bearer {token}"]))
+        host_pid = gh.process.pid
+        extras[f"{store}: host RSS after load"] = f"{rss_kb(host_pid) / 1024:.1f} MB"
+        for child in children(host_pid):
+            name = open(f"/proc/{child}/comm").read().strip()
+            extras[f"{store}: {name} RSS"] = f"{rss_kb(child) / 1024:.1f} MB"
+        gh.stop()
+        if store == "sqlite" and args.million:
+            bulk_load(os.path.join(gh.directory, "data", "gatehouse.sqlite3"), 1_000_000)
+            gh.start()
+            results.append(measure("sqlite: token issuance with 1,000,000 clients", args, gh.url + "/api/v1/oauth/token",
+                                   script=token_script(directory, client_id, secret, "million")))
+            gh.stop()
+    ceiling_rate = ceiling["rate"]
+    print(f"\nGatehouse benchmarks: wrk -t2 -c{args.connections}, {args.duration} s x {args.runs} runs after a 2 s warm-up; medians.")
+    print(f"machine: {os.cpu_count()} cores, {platform()}")
+    print(f"{'benchmark':<58}{'req/s':>10}{'x ceiling':>11}{'p99 ms':>9}  runs")
+    for r in results:
+        flag = f"  ({r['non2xx']} non-2xx)" if r["non2xx"] and "wrong secret" not in r["label"] else ""
+        print(f"{r['label']:<58}{r['rate']:>10.0f}{r['rate'] / ceiling_rate:>11.2f}{r['p99_ms']:>9.2f}  {r['runs']}{flag}")
+    for key, value in extras.items():
+        print(f"{key:<58}{value:>10}")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def platform():
+    try:
+        return re.search(r"model name\s+:\s+(.*)", open("/proc/cpuinfo").read()).group(1)
+    except (OSError, AttributeError):
+        return "unknown CPU"
+
+
+if __name__ == "__main__":
+    main()
