@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Glibc
 import PluginProtocol
@@ -11,6 +12,7 @@ public final class Gatehouse: Sendable {
     public let policy: PluginPool
     public let metrics: GatehouseMetrics
     private let logger: Logger
+    private let maintenance: MaintenanceTimer
 
     public struct StartError: Error, CustomStringConvertible {
         public let description: String
@@ -55,11 +57,15 @@ public final class Gatehouse: Sendable {
             }
         }
 
-        let codec = TokenCodec(keys: keys, issuer: config.effectiveIssuer, audience: config.audience)
+        let codec = TokenCodecSource(codec: TokenCodec(keys: keys, issuer: config.effectiveIssuer, audience: config.audience),
+                                     directory: config.dataDirectory, logger: logger)
         let storeEndpoint = InstrumentedEndpoint(store, metrics: metrics)
         let policyEndpoint = InstrumentedEndpoint(policy, metrics: metrics)
         let directory = ClientDirectory(store: storeEndpoint)
-        let bearer = BearerAuthenticator(codec: codec, directory: directory, policy: policyEndpoint, metrics: metrics, logger: logger)
+        let revocations = RevocationList()
+        let validator = TokenValidator(codec: codec, directory: directory, revocations: revocations)
+        let bearer = BearerAuthenticator(validator: validator, policy: policyEndpoint, metrics: metrics, logger: logger)
+        let authenticator = ClientAuthenticator(directory: directory, metrics: metrics, logger: logger)
         invalidations.subscribe { ids in
             directory.invalidate(ids)
             bearer.invalidate()
@@ -67,7 +73,12 @@ public final class Gatehouse: Sendable {
         let tokens = TokenEndpoint(codec: codec, directory: directory, policy: policyEndpoint,
                                    settings: .init(defaultLifetime: config.defaultTokenLifetime, maxLifetime: config.maxTokenLifetime),
                                    metrics: metrics, logger: logger)
-        let router = Router(tokenEndpoint: tokens, bearer: bearer,
+        let router = Router(tokenEndpoint: tokens,
+                            revocation: RevocationEndpoint(authenticator: authenticator, codec: codec, revocations: revocations,
+                                                           store: storeEndpoint, logger: logger),
+                            introspection: IntrospectionEndpoint(authenticator: authenticator, validator: validator),
+                            discovery: .json(200, Discovery.document(issuer: config.effectiveIssuer), headers: [("Cache-Control", "max-age=300")]),
+                            bearer: bearer,
                             forwardAuth: ForwardAuth(bearer: bearer, trustedProxies: config.trustedProxies),
                             metrics: metrics, plugins: [store, policy])
         do {
@@ -78,6 +89,11 @@ public final class Gatehouse: Sendable {
             policy.shutdown()
             throw StartError(description: "\(error)")
         }
+        maintenance = MaintenanceTimer(interval: .seconds(1)) {
+            revocations.sync(from: storeEndpoint)
+            codec.reloadIfChanged()
+        }
+        revocations.sync(from: storeEndpoint)
         logger.info("gatehouse ready", ["http.listen": .string("\(config.listenHost):\(server.port)"),
                                         "gatehouse.version": .string(BuildInfo.version),
                                         "gatehouse.data_dir": .string(config.dataDirectory),
@@ -87,6 +103,7 @@ public final class Gatehouse: Sendable {
     /// Stops accepting, finishes requests in flight, then stops the plugins in order.
     public func shutdown(grace: Duration = .seconds(10)) {
         logger.info("shutting down", [:])
+        maintenance.cancel()
         server.shutdown(grace: grace)
         store.shutdown()
         policy.shutdown()
@@ -120,4 +137,21 @@ final class InvalidationHub: Sendable {
     func invalidate(_ clientIDs: [String]) {
         subscribers.withLock { $0 }.forEach { $0(clientIDs) }
     }
+}
+
+/// Runs periodic housekeeping (revocation sync, key reload) on a Dispatch timer until cancelled.
+final class MaintenanceTimer: @unchecked Sendable {
+    // @unchecked: the timer source is created here and only cancelled afterwards; DispatchSource is
+    // thread-safe for cancel.
+    private let timer: DispatchSourceTimer
+
+    init(interval: Duration, _ work: @escaping @Sendable () -> Void) {
+        timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "gatehouse-maintenance"))
+        let nanoseconds = Int(interval.nanosecondsClamped)
+        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds))
+        timer.setEventHandler(handler: work)
+        timer.resume()
+    }
+
+    func cancel() { timer.cancel() }
 }

@@ -7,8 +7,13 @@ struct Router: HTTPResponder {
     static let statusPath = "/api/v1/status"
     static let readyPath = "/api/v1/status/ready"
     static let verifyPath = "/api/v1/auth/verify"
+    static let revokePath = "/api/v1/oauth/revoke"
+    static let introspectPath = "/api/v1/oauth/introspect"
 
     let tokenEndpoint: TokenEndpoint
+    let revocation: RevocationEndpoint
+    let introspection: IntrospectionEndpoint
+    let discovery: HTTPResponse
     let bearer: BearerAuthenticator
     let forwardAuth: ForwardAuth
     let metrics: GatehouseMetrics
@@ -24,6 +29,15 @@ struct Router: HTTPResponder {
             protected(request, context, completion) { _ in
                 .text(200, metrics.registry.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
             }
+        case Self.revokePath:
+            guard request.method == "POST" else { return completion(Self.methodNotAllowed("POST")) }
+            revocation.handle(request, context: context, completion: completion)
+        case Self.introspectPath:
+            guard request.method == "POST" else { return completion(Self.methodNotAllowed("POST")) }
+            introspection.handle(request, context: context, completion: completion)
+        case Discovery.path:
+            guard request.method == "GET" || request.method == "HEAD" else { return completion(Self.methodNotAllowed("GET, HEAD")) }
+            completion(discovery)
         case Self.verifyPath:
             guard request.method == "GET" || request.method == "HEAD" else { return completion(Self.methodNotAllowed("GET, HEAD")) }
             forwardAuth.handle(request, context: context, completion: completion)
@@ -73,7 +87,7 @@ struct Router: HTTPResponder {
     /// A bounded label for metrics: known routes by name, everything else as `other`.
     static func routeLabel(_ path: Substring) -> String {
         switch path {
-        case tokenPath, metricsPath, statusPath, readyPath, verifyPath: return String(path)
+        case tokenPath, metricsPath, statusPath, readyPath, verifyPath, revokePath, introspectPath, Discovery.path: return String(path)
         default: return "other"
         }
     }

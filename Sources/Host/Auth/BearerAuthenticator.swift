@@ -22,16 +22,14 @@ public enum BearerOutcome: Sendable {
 public final class BearerAuthenticator: Sendable {
     static let realm = "gatehouse"
 
-    let codec: TokenCodec
-    let directory: ClientDirectory
+    let validator: TokenValidator
     let policy: any PluginEndpoint
     let decisions = DecisionCache()
     let metrics: GatehouseMetrics
     let logger: Logger
 
-    init(codec: TokenCodec, directory: ClientDirectory, policy: any PluginEndpoint, metrics: GatehouseMetrics, logger: Logger) {
-        self.codec = codec
-        self.directory = directory
+    init(validator: TokenValidator, policy: any PluginEndpoint, metrics: GatehouseMetrics, logger: Logger) {
+        self.validator = validator
         self.policy = policy
         self.metrics = metrics
         self.logger = logger
@@ -52,23 +50,11 @@ public final class BearerAuthenticator: Sendable {
         }
         let tokenText = header[header.index(after: space)...].trimmingOWS()
         guard !tokenText.isEmpty else { return refuse(.invalidToken("the access token is empty"), completion) }
-        let token: AccessToken
-        switch codec.verify(tokenText, now: Int64(time(nil))) {
-        case .failure(let rejection): return refuse(.invalidToken(rejection.description), completion)
-        case .success(let verified): token = verified
-        }
-        directory.record(token.clientID) { [self] outcome in
+        validator.validate(tokenText) { [self] outcome in
             switch outcome {
-            case .failure(let error):
-                refuse(.unavailable(error), completion)
-            case .success(nil):
-                refuse(.invalidToken("the client of this token no longer exists", clientID: token.clientID), completion)
-            case .success(let client?) where !client.enabled:
-                refuse(.invalidToken("the client of this token is disabled", clientID: token.clientID), completion)
-            case .success(let client?) where client.notBefore.map({ token.issuedAt < $0 }) ?? false:
-                refuse(.invalidToken("the access token was revoked", clientID: token.clientID), completion)
-            case .success(let client?):
-                check(token, client, request, context, host, completion)
+            case .unavailable(let error): refuse(.unavailable(error), completion)
+            case .invalid(let description, let clientID): refuse(.invalidToken(description, clientID: clientID), completion)
+            case .valid(let token, let client): check(token, client, request, context, host, completion)
             }
         }
     }

@@ -18,6 +18,7 @@ public enum CommandLineTool {
           client rotate-secret ID [--grace SECONDS] [--json]        new secret; the old one works for --grace
           client disable ID | client enable ID | client remove ID
           policy check (--client ID | --scope "a b" [--role R]) --request "METHOD /path"
+          keys list | keys rotate                                   token signing keys (rotation keeps old tokens valid)
           version
 
         Every command takes --config PATH and --data DIR, as serve does, to reach the same store.
@@ -38,6 +39,7 @@ public enum CommandLineTool {
         case "serve": return ServeCommand.run(rest).rawValue
         case "client": return ClientCommand.run(rest).rawValue
         case "policy": return PolicyCommand.run(rest).rawValue
+        case "keys": return KeysCommand.run(rest).rawValue
         case "version", "--version":
             print("gatehouse \(BuildInfo.version)")
             return Exit.success.rawValue

@@ -9,14 +9,14 @@ public final class TokenEndpoint: Sendable {
         var maxLifetime: Int64
     }
 
-    let codec: TokenCodec
+    let codec: TokenCodecSource
     let directory: ClientDirectory
     let policy: any PluginEndpoint
     let settings: Settings
     let metrics: GatehouseMetrics
     let logger: Logger
 
-    init(codec: TokenCodec, directory: ClientDirectory, policy: any PluginEndpoint, settings: Settings,
+    init(codec: TokenCodecSource, directory: ClientDirectory, policy: any PluginEndpoint, settings: Settings,
          metrics: GatehouseMetrics, logger: Logger)
     {
         self.codec = codec
@@ -55,42 +55,17 @@ public final class TokenEndpoint: Sendable {
 
     /// Everything that can be refused without a plugin, refused first and cheaply.
     private func parse(_ request: HTTPRequest) -> Result<(ClientCredentials, [String]?), OAuthError> {
-        // §2.3.1: credentials MUST NOT be in the request URI.
-        if let query = request.query, FormURLEncodingQuery.contains(query, "client_secret") || FormURLEncodingQuery.contains(query, "client_id")
-            || FormURLEncodingQuery.contains(query, "grant_type")
-        {
-            return .failure(.invalidRequest("parameters must be in the request body, not the URL"))
-        }
-        let contentType = request.headers["content-type"]?.split(separator: ";").first?.trimmingOWS().lowercased()
-        guard contentType == "application/x-www-form-urlencoded" else {
-            return .failure(.invalidRequest("the body must be application/x-www-form-urlencoded (RFC 6749 §4.4.2)"))
-        }
-        let pairs: [(name: String, value: String)]
-        do {
-            pairs = try FormURLEncoding.decode(request.body)
-        } catch {
-            return .failure(.invalidRequest(error.message))
-        }
-        var form: [String: String] = [:]
-        for (name, value) in pairs {
-            // §3.2: "Request and response parameters MUST NOT be included more than once."
-            guard form.updateValue(value, forKey: name) == nil else {
-                return .failure(.invalidRequest("parameter '\(name.prefix(64))' appears more than once"))
-            }
-        }
-        guard let grant = form["grant_type"] else { return .failure(.invalidRequest("missing grant_type")) }
-        guard grant == "client_credentials" else { return .failure(.unsupportedGrantType(grant)) }
-        var scopes: [String]?
-        if let scope = form["scope"], !scope.isEmpty {
+        OAuthForm.parse(request).flatMap { form, credentials in
+            guard let grant = form["grant_type"] else { return .failure(.invalidRequest("missing grant_type")) }
+            guard grant == "client_credentials" else { return .failure(.unsupportedGrantType(grant)) }
+            guard let scope = form["scope"], !scope.isEmpty else { return .success((credentials, nil)) }
             // §3.3: space-delimited scope tokens.
             let tokens = scope.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
             guard !tokens.isEmpty, tokens.allSatisfy(Scope.isValid) else {
                 return .failure(.invalidScope("scope must be space-separated scope tokens (RFC 6749 §3.3)"))
             }
-            scopes = tokens
+            return .success((credentials, tokens))
         }
-        return ClientCredentials.extract(authorization: request.headers.values("authorization"), form: form)
-            .map { ($0, scopes) }
     }
 
     private func grant(_ client: ClientRecord, _ requested: [String]?, _ method: ClientCredentials.Method,
@@ -118,6 +93,7 @@ public final class TokenEndpoint: Sendable {
         guard let tokenID = try? SecureRandom.token(byteCount: 16) else {
             return refuse(.unavailable("random_source_failed"), clientID: client.id, context: context, completion)
         }
+        let codec = self.codec.current
         let token = AccessToken(issuer: codec.issuer, clientID: client.id, audience: codec.audience, issuedAt: now,
                                 expiresAt: now + lifetime, tokenID: tokenID, scopes: scopes)
         let scope = scopes.joined(separator: " ")

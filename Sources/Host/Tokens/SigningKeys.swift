@@ -90,8 +90,24 @@ public struct SigningKeyRing: Sendable {
         }
     }
 
+    /// A new current key; keys superseded more than `maxTokenLifetime` ago are dropped, since every token
+    /// they signed has expired. The others keep verifying the tokens they signed.
+    public func rotated(now: Int64, maxTokenLifetime: Int64) throws(Failure) -> (ring: SigningKeyRing, retired: [String]) {
+        let ordered = keys.sorted { $0.createdAt < $1.createdAt }
+        var kept: [Key] = []
+        var retired: [String] = []
+        for (index, key) in ordered.enumerated() {
+            let supersededAt = index + 1 < ordered.count ? ordered[index + 1].createdAt : now
+            if supersededAt + maxTokenLifetime < now { retired.append(key.id) } else { kept.append(key) }
+        }
+        let fresh = try Self.newKey(now: now)
+        return (try SigningKeyRing(keys: kept + [fresh], currentID: fresh.id), retired)
+    }
+
+    public static func path(in directory: String) -> String { directory + "/signing-keys.json" }
+
     /// Writes the ring atomically with mode 0600.
-    func save(to path: String) throws(Failure) {
+    public func save(to path: String) throws(Failure) {
         let document: JSONValue = [
             "current": .string(currentID),
             "keys": .array(keys.map { ["kid": .string($0.id), "secret": .string(Base64.encode($0.secret, alphabet: .url)),

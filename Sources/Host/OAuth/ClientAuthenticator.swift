@@ -1,0 +1,30 @@
+import PluginProtocol
+
+/// Authenticates the client of a request to the revocation or introspection endpoint through the store,
+/// with the same refusals, metrics and audit lines as the token endpoint.
+struct ClientAuthenticator: Sendable {
+    let directory: ClientDirectory
+    let metrics: GatehouseMetrics
+    let logger: Logger
+
+    func authenticate(_ credentials: ClientCredentials, endpoint: String, context: RequestContext,
+                      completion: @escaping @Sendable (Result<ClientRecord, OAuthError>) -> Void)
+    {
+        directory.authenticate(clientID: credentials.clientID, secret: credentials.secret) { outcome in
+            switch outcome {
+            case .failure(let error):
+                logger.warning("client authentication failed closed", ["error": .string(error.description), "http.route": .string(endpoint)])
+                completion(.failure(.unavailable("store_unavailable")))
+            case .success(let result):
+                if let client = result.client { return completion(.success(client)) }
+                let reason = result.failure ?? "unknown"
+                let known = reason != AuthenticateResult.Failure.unknownClient.rawValue
+                metrics.tokenRequestsRefused.increment([reason, known ? credentials.clientID : ""])
+                logger.info("client authentication refused", ["audit": "client.refused", "oauth.reason": .string(reason),
+                    "http.route": .string(endpoint), "net.peer": .string(context.remoteAddress),
+                    "oauth.client_id": known ? .string(credentials.clientID) : .null])
+                completion(.failure(.invalidClient(reason: reason)))
+            }
+        }
+    }
+}

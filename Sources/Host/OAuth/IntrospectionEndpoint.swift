@@ -1,0 +1,48 @@
+import PluginProtocol
+
+/// `POST /api/v1/oauth/introspect` (RFC 7662), for resource servers. The caller authenticates as a client
+/// allowed the `introspect` scope. An inactive token reveals nothing but `{"active": false}` (§2.2).
+struct IntrospectionEndpoint: Sendable {
+    static let scope = "introspect"
+
+    let authenticator: ClientAuthenticator
+    let validator: TokenValidator
+
+    func handle(_ request: HTTPRequest, context: RequestContext, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+        let parsed = OAuthForm.parse(request)
+        guard case .success(let (form, credentials)) = parsed else {
+            if case .failure(let error) = parsed { completion(error.response) }
+            return
+        }
+        guard let tokenText = form["token"], !tokenText.isEmpty else {
+            return completion(OAuthError.invalidRequest("missing token").response)
+        }
+        authenticator.authenticate(credentials, endpoint: "introspect", context: context) { outcome in
+            switch outcome {
+            case .failure(let error):
+                completion(error.response)
+            case .success(let caller) where !caller.allowedScopes.contains(Self.scope):
+                completion(OAuthError(code: "unauthorized_client", description: "introspection needs a client allowed scope '\(Self.scope)'",
+                                      status: 403, auditReason: "not_allowed_to_introspect").response)
+            case .success:
+                validator.validate(tokenText[...]) { result in
+                    switch result {
+                    case .unavailable: completion(OAuthError.unavailable("store_unavailable").response)
+                    case .invalid: completion(Self.answer(["active": false]))
+                    case .valid(let token, _):
+                        completion(Self.answer([
+                            "active": true, "scope": .string(token.scopes.joined(separator: " ")), "client_id": .string(token.clientID),
+                            "sub": .string(token.clientID), "aud": .string(token.audience), "iss": .string(token.issuer),
+                            "exp": .int(token.expiresAt), "iat": .int(token.issuedAt), "nbf": .int(token.issuedAt),
+                            "jti": .string(token.tokenID), "token_type": "Bearer",
+                        ]))
+                    }
+                }
+            }
+        }
+    }
+
+    private static func answer(_ body: JSONValue) -> HTTPResponse {
+        .json(200, body, headers: [("Cache-Control", "no-store"), ("Pragma", "no-cache")])
+    }
+}

@@ -1,0 +1,32 @@
+/// The rules every client-authenticated OAuth endpoint applies to a request before anything else
+/// (token RFC 6749 §3.2, revocation RFC 7009 §2.1, introspection RFC 7662 §2.1).
+enum OAuthForm {
+    /// The form parameters and the client's credentials, or the `invalid_request`/`invalid_client` refusal.
+    static func parse(_ request: HTTPRequest) -> Result<(form: [String: String], credentials: ClientCredentials), OAuthError> {
+        // §2.3.1: credentials MUST NOT be in the request URI (nor, sensibly, any other parameter).
+        if let query = request.query, ["client_secret", "client_id", "grant_type", "token"].contains(where: {
+            FormURLEncodingQuery.contains(query, $0)
+        }) {
+            return .failure(.invalidRequest("parameters must be in the request body, not the URL"))
+        }
+        let contentType = request.headers["content-type"]?.split(separator: ";").first?.trimmingOWS().lowercased()
+        guard contentType == "application/x-www-form-urlencoded" else {
+            return .failure(.invalidRequest("the body must be application/x-www-form-urlencoded"))
+        }
+        let pairs: [(name: String, value: String)]
+        do {
+            pairs = try FormURLEncoding.decode(request.body)
+        } catch {
+            return .failure(.invalidRequest(error.message))
+        }
+        var form: [String: String] = [:]
+        for (name, value) in pairs {
+            // §3.2: "Request and response parameters MUST NOT be included more than once."
+            guard form.updateValue(value, forKey: name) == nil else {
+                return .failure(.invalidRequest("parameter '\(name.prefix(64))' appears more than once"))
+            }
+        }
+        return ClientCredentials.extract(authorization: request.headers.values("authorization"), form: form)
+            .map { (form, $0) }
+    }
+}
