@@ -1,8 +1,9 @@
 /// The rules every client-authenticated OAuth endpoint applies to a request before anything else
 /// (token RFC 6749 §3.2, revocation RFC 7009 §2.1, introspection RFC 7662 §2.1).
 enum OAuthForm {
-    /// The form parameters and the client's credentials, or the `invalid_request`/`invalid_client` refusal.
-    static func parse(_ request: HTTPRequest) -> Result<(form: [String: String], credentials: ClientCredentials), OAuthError> {
+    /// The form parameters, or the `invalid_request` refusal. Endpoints check their own parameters next and
+    /// extract the client's credentials (`credentials(of:form:)`) last, so shape errors come before auth ones.
+    static func parse(_ request: HTTPRequest) -> Result<[String: String], OAuthError> {
         // §2.3.1: credentials MUST NOT be in the request URI (nor, sensibly, any other parameter).
         if let query = request.query, ["client_secret", "client_id", "grant_type", "token"].contains(where: {
             FormURLEncodingQuery.contains(query, $0)
@@ -26,7 +27,10 @@ enum OAuthForm {
                 return .failure(.invalidRequest("parameter '\(name.prefix(64))' appears more than once"))
             }
         }
-        return ClientCredentials.extract(authorization: request.headers.values("authorization"), form: form)
-            .map { (form, $0) }
+        return .success(form)
+    }
+
+    static func credentials(of request: HTTPRequest, form: [String: String]) -> Result<ClientCredentials, OAuthError> {
+        ClientCredentials.extract(authorization: request.headers.values("authorization"), form: form)
     }
 }

@@ -55,16 +55,19 @@ public final class TokenEndpoint: Sendable {
 
     /// Everything that can be refused without a plugin, refused first and cheaply.
     private func parse(_ request: HTTPRequest) -> Result<(ClientCredentials, [String]?), OAuthError> {
-        OAuthForm.parse(request).flatMap { form, credentials in
+        OAuthForm.parse(request).flatMap { form in
             guard let grant = form["grant_type"] else { return .failure(.invalidRequest("missing grant_type")) }
             guard grant == "client_credentials" else { return .failure(.unsupportedGrantType(grant)) }
-            guard let scope = form["scope"], !scope.isEmpty else { return .success((credentials, nil)) }
-            // §3.3: space-delimited scope tokens.
-            let tokens = scope.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-            guard !tokens.isEmpty, tokens.allSatisfy(Scope.isValid) else {
-                return .failure(.invalidScope("scope must be space-separated scope tokens (RFC 6749 §3.3)"))
+            var scopes: [String]?
+            if let scope = form["scope"], !scope.isEmpty {
+                // §3.3: space-delimited scope tokens.
+                let tokens = scope.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+                guard !tokens.isEmpty, tokens.allSatisfy(Scope.isValid) else {
+                    return .failure(.invalidScope("scope must be space-separated scope tokens (RFC 6749 §3.3)"))
+                }
+                scopes = tokens
             }
-            return .success((credentials, tokens))
+            return OAuthForm.credentials(of: request, form: form).map { ($0, scopes) }
         }
     }
 
