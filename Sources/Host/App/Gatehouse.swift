@@ -65,14 +65,15 @@ public final class Gatehouse: Sendable {
         let revocations = RevocationList()
         let validator = TokenValidator(codec: codec, directory: directory, revocations: revocations)
         let bearer = BearerAuthenticator(validator: validator, policy: policyEndpoint, metrics: metrics, logger: logger)
-        let authenticator = ClientAuthenticator(directory: directory, metrics: metrics, logger: logger)
+        let limiter = FailureRateLimiter(perClient: config.rateLimits.perClient, perAddress: config.rateLimits.perAddress)
+        let authenticator = ClientAuthenticator(directory: directory, limiter: limiter, metrics: metrics, logger: logger)
         invalidations.subscribe { ids in
             directory.invalidate(ids)
             bearer.invalidate()
         }
         let tokens = TokenEndpoint(codec: codec, directory: directory, policy: policyEndpoint,
                                    settings: .init(defaultLifetime: config.defaultTokenLifetime, maxLifetime: config.maxTokenLifetime),
-                                   metrics: metrics, logger: logger)
+                                   limiter: limiter, metrics: metrics, logger: logger)
         let router = Router(tokenEndpoint: tokens,
                             revocation: RevocationEndpoint(authenticator: authenticator, codec: codec, revocations: revocations,
                                                            store: storeEndpoint, logger: logger),

@@ -16,6 +16,7 @@ public struct HostConfig: Sendable {
     /// One JSON line per request on stderr (never with the query string).
     public var accessLog = true
     public var http = HTTPLimits()
+    public var rateLimits = RateLimits()
     /// Peers whose forwarded headers `/api/v1/auth/verify` believes (reverse proxies doing forward auth).
     public var trustedProxies = [IPNetwork("127.0.0.0/8")!, IPNetwork("::1/128")!]
     public var store: PluginSpec
@@ -80,7 +81,7 @@ public struct HostConfig: Sendable {
     private mutating func apply(_ json: JSONValue) throws(JSONShapeError) {
         let reader = try JSONObjectReader(json, what: "config")
         let known: Set<String> = ["listen", "data_dir", "issuer", "audience", "token", "log_level", "access_log", "http", "plugins",
-                                   "trusted_proxies"]
+                                   "trusted_proxies", "rate_limit"]
         if let unknown = reader.members.keys.first(where: { !known.contains($0) }) {
             throw JSONShapeError("unknown key '\(unknown)'")
         }
@@ -105,6 +106,7 @@ public struct HostConfig: Sendable {
             else { throw JSONShapeError("token lifetimes must be 1 s to 1 year, default <= max") }
         }
         if let limits = reader.members["http"] { http = try HTTPLimits(json: limits) }
+        if let limits = reader.members["rate_limit"] { rateLimits = try RateLimits(json: limits) }
         if let proxies = try reader.optionalStrings("trusted_proxies") {
             trustedProxies = try proxies.map { text throws(JSONShapeError) in
                 guard let network = IPNetwork(text) else { throw JSONShapeError("trusted_proxies: '\(text)' is not an address or CIDR network") }
@@ -165,5 +167,32 @@ public struct HTTPLimits: Sendable {
         guard (0...256).contains(threads), (1...1_000_000).contains(maxConnections),
             (1024...1_048_576).contains(maxHeaderBytes), (0...16_777_216).contains(maxBodyBytes)
         else { throw JSONShapeError("http limits out of range (see Docs/configuration.md)") }
+    }
+}
+
+/// Failed-authentication limits (Docs/configuration.md, `rate_limit`).
+public struct RateLimits: Sendable {
+    /// Per client id: 10 failures at once, then one more every 2 seconds.
+    public var perClient = FailureRateLimiter.Limits(burst: 10, refillPerSecond: 0.5)
+    /// Per source address: 30 failures at once, then one a second.
+    public var perAddress = FailureRateLimiter.Limits(burst: 30, refillPerSecond: 1)
+
+    public init() {}
+
+    init(json: JSONValue) throws(JSONShapeError) {
+        let reader = try JSONObjectReader(json, what: "rate_limit")
+        perClient = try Self.limits(reader, "per_client", default: perClient)
+        perAddress = try Self.limits(reader, "per_address", default: perAddress)
+    }
+
+    private static func limits(_ reader: JSONObjectReader, _ key: String, default value: FailureRateLimiter.Limits)
+        throws(JSONShapeError) -> FailureRateLimiter.Limits
+    {
+        guard let entry = reader.members[key] else { return value }
+        let limits = try JSONObjectReader(entry, what: "rate_limit.\(key)")
+        let burst = try limits.optionalInt("burst") ?? Int64(value.burst)
+        let perMinute = try limits.optionalInt("per_minute") ?? Int64(value.refillPerSecond * 60)
+        guard burst >= 0, perMinute >= 0 else { throw JSONShapeError("rate_limit.\(key): burst and per_minute must not be negative") }
+        return FailureRateLimiter.Limits(burst: Double(burst), refillPerSecond: Double(perMinute) / 60)
     }
 }

@@ -9,6 +9,7 @@ public struct GatehouseMetrics: Sendable {
     public let tokensIssued: MetricFamily
     public let tokenRequestsRefused: MetricFamily
     public let bearerRequests: MetricFamily
+    public let rateLimited: MetricFamily
     public let pluginCalls: MetricFamily
     public let pluginCallDuration: MetricFamily
 
@@ -25,6 +26,9 @@ public struct GatehouseMetrics: Sendable {
         tokenRequestsRefused = registry.counter("gatehouse_token_requests_refused_total",
             help: "Token requests refused, by reason and client (client_id is empty when the client is unknown).",
             labels: ["reason", "client_id"])
+        rateLimited = registry.counter("gatehouse_auth_rate_limited_total",
+                                       help: "Client authentications refused by the failure rate limit, by limit (client or address).",
+                                       labels: ["limit"])
         bearerRequests = registry.counter("gatehouse_bearer_requests_total",
                                           help: "Requests to protected routes, by outcome.", labels: ["outcome"])
         pluginCalls = registry.counter("gatehouse_plugin_calls_total", help: "Plugin calls, by plugin, method and outcome.",

@@ -4,12 +4,17 @@ import PluginProtocol
 /// with the same refusals, metrics and audit lines as the token endpoint.
 struct ClientAuthenticator: Sendable {
     let directory: ClientDirectory
+    let limiter: FailureRateLimiter
     let metrics: GatehouseMetrics
     let logger: Logger
 
     func authenticate(_ credentials: ClientCredentials, endpoint: String, context: RequestContext,
                       completion: @escaping @Sendable (Result<ClientRecord, OAuthError>) -> Void)
     {
+        if case .limited(let scope, let retryAfter) = limiter.check(clientID: credentials.clientID, address: context.remoteAddress) {
+            metrics.rateLimited.increment([scope])
+            return completion(.failure(.rateLimited(scope: scope, retryAfter: retryAfter)))
+        }
         directory.authenticate(clientID: credentials.clientID, secret: credentials.secret) { outcome in
             switch outcome {
             case .failure(let error):
@@ -17,6 +22,7 @@ struct ClientAuthenticator: Sendable {
                 completion(.failure(.unavailable("store_unavailable")))
             case .success(let result):
                 if let client = result.client { return completion(.success(client)) }
+                limiter.recordFailure(clientID: credentials.clientID, address: context.remoteAddress, method: credentials.method.rawValue)
                 let reason = result.failure ?? "unknown"
                 let known = reason != AuthenticateResult.Failure.unknownClient.rawValue
                 metrics.tokenRequestsRefused.increment([reason, known ? credentials.clientID : ""])

@@ -33,6 +33,12 @@ public struct OAuthError: Error, Sendable, Equatable {
         OAuthError(code: "invalid_scope", description: description, status: 400, auditReason: "invalid_scope")
     }
 
+    /// Too many failed authentications for this client id or from this address (brute-force protection).
+    public static func rateLimited(scope: String, retryAfter: Int) -> OAuthError {
+        OAuthError(code: "temporarily_unavailable", description: "too many failed authentication attempts; retry later",
+                   status: 429, retryAfter: retryAfter, auditReason: "rate_limited_\(scope)")
+    }
+
     /// A plugin failed or is restarting: fail closed, fast, and say when to retry.
     public static func unavailable(_ reason: String) -> OAuthError {
         OAuthError(code: "temporarily_unavailable", description: "the authorization server is temporarily unavailable",

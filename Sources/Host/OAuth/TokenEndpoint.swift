@@ -13,16 +13,18 @@ public final class TokenEndpoint: Sendable {
     let directory: ClientDirectory
     let policy: any PluginEndpoint
     let settings: Settings
+    let limiter: FailureRateLimiter
     let metrics: GatehouseMetrics
     let logger: Logger
 
     init(codec: TokenCodecSource, directory: ClientDirectory, policy: any PluginEndpoint, settings: Settings,
-         metrics: GatehouseMetrics, logger: Logger)
+         limiter: FailureRateLimiter, metrics: GatehouseMetrics, logger: Logger)
     {
         self.codec = codec
         self.directory = directory
         self.policy = policy
         self.settings = settings
+        self.limiter = limiter
         self.metrics = metrics
         self.logger = logger
     }
@@ -33,12 +35,18 @@ public final class TokenEndpoint: Sendable {
             if case .failure(let error) = parsed { refuse(error, clientID: nil, context: context, completion) }
             return
         }
+        if case .limited(let scope, let retryAfter) = limiter.check(clientID: credentials.clientID, address: context.remoteAddress) {
+            metrics.rateLimited.increment([scope])
+            return refuse(.rateLimited(scope: scope, retryAfter: retryAfter), clientID: nil, attemptedID: credentials.clientID,
+                          context: context, completion)
+        }
         directory.authenticate(clientID: credentials.clientID, secret: credentials.secret) { [self] outcome in
             switch outcome {
             case .failure(let error):
                 refuse(.unavailable("store_unavailable"), clientID: nil, context: context, completion, pluginError: error)
             case .success(let result):
                 guard let client = result.client else {
+                    limiter.recordFailure(clientID: credentials.clientID, address: context.remoteAddress, method: credentials.method.rawValue)
                     // An unknown id is attacker-chosen (or a secret pasted into the wrong field): it never becomes
                     // a metric label, and the log gets only its fingerprint.
                     let known = result.failure != AuthenticateResult.Failure.unknownClient.rawValue
