@@ -143,33 +143,6 @@ public struct HostConfig: Sendable {
     }
 }
 
-/// Limits of the HTTP server (Docs/configuration.md, `http`).
-public struct HTTPLimits: Sendable {
-    /// Event loops, one thread each; 0 means one per core.
-    public var threads = 0
-    public var maxConnections = 10_000
-    public var maxHeaderBytes = 16 * 1024
-    public var maxHeaderCount = 100
-    public var maxBodyBytes = 64 * 1024
-    public var headerTimeout: Duration = .seconds(10)
-    public var idleTimeout: Duration = .seconds(60)
-
-    public init() {}
-
-    init(json: JSONValue) throws(JSONShapeError) {
-        let reader = try JSONObjectReader(json, what: "http")
-        threads = Int(try reader.optionalInt("threads") ?? 0)
-        maxConnections = Int(try reader.optionalInt("max_connections") ?? Int64(maxConnections))
-        maxHeaderBytes = Int(try reader.optionalInt("max_header_bytes") ?? Int64(maxHeaderBytes))
-        maxBodyBytes = Int(try reader.optionalInt("max_body_bytes") ?? Int64(maxBodyBytes))
-        if let ms = try reader.optionalInt("header_timeout_ms") { headerTimeout = .milliseconds(ms) }
-        if let ms = try reader.optionalInt("idle_timeout_ms") { idleTimeout = .milliseconds(ms) }
-        guard (0...256).contains(threads), (1...1_000_000).contains(maxConnections),
-            (1024...1_048_576).contains(maxHeaderBytes), (0...16_777_216).contains(maxBodyBytes)
-        else { throw JSONShapeError("http limits out of range (see Docs/configuration.md)") }
-    }
-}
-
 /// Failed-authentication limits (Docs/configuration.md, `rate_limit`).
 public struct RateLimits: Sendable {
     /// Per client id: 10 failures at once, then one more every 2 seconds.

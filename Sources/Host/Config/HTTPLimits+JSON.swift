@@ -1,0 +1,17 @@
+import PluginProtocol
+
+extension HTTPLimits {
+    init(json: JSONValue) throws(JSONShapeError) {
+        self.init()
+        let reader = try JSONObjectReader(json, what: "http")
+        threads = Int(try reader.optionalInt("threads") ?? 0)
+        maxConnections = Int(try reader.optionalInt("max_connections") ?? Int64(maxConnections))
+        maxHeaderBytes = Int(try reader.optionalInt("max_header_bytes") ?? Int64(maxHeaderBytes))
+        maxBodyBytes = Int(try reader.optionalInt("max_body_bytes") ?? Int64(maxBodyBytes))
+        if let ms = try reader.optionalInt("header_timeout_ms") { headerTimeout = .milliseconds(ms) }
+        if let ms = try reader.optionalInt("idle_timeout_ms") { idleTimeout = .milliseconds(ms) }
+        guard (0...256).contains(threads), (1...1_000_000).contains(maxConnections),
+            (1024...1_048_576).contains(maxHeaderBytes), (0...16_777_216).contains(maxBodyBytes)
+        else { throw JSONShapeError("http limits out of range (see Docs/configuration.md)") }
+    }
+}
