@@ -224,11 +224,11 @@ public struct HTTPRequestParser: Sendable {
             guard all == ["chunked"] else { return nil }
             return .chunked
         }
-        guard let first = lengths.first else { return Framing.none }
+        guard !lengths.isEmpty else { return Framing.none }
         // A list or repeated fields are valid only if every value is the same (RFC 9110 §8.6).
         let values = lengths.flatMap { $0.split(separator: ",") }.map { $0.trimmingOWS() }
-        guard let length = Int(values.first ?? Substring(first)), values.allSatisfy({ $0 == values[0] }),
-            values[0].allSatisfy({ $0.isASCII && $0.isNumber }), length >= 0, length <= limits.maxBodyBytes
+        guard let value = values.first, values.allSatisfy({ $0 == value }), value.allSatisfy({ $0.isASCII && $0.isNumber }),
+            let length = Int(value), length <= limits.maxBodyBytes
         else { return nil }
         return length == 0 ? Framing.none : .length(length)
     }
@@ -242,8 +242,9 @@ public struct HTTPRequestParser: Sendable {
             return HTTPError(501, "unsupported transfer coding")
         }
         let values = lengths.flatMap { $0.split(separator: ",") }.map { $0.trimmingOWS() }
-        if values.allSatisfy({ $0 == values[0] }), let length = Int(values[0]), length > limits.maxBodyBytes,
-            values[0].allSatisfy({ $0.isASCII && $0.isNumber })
+        // An empty value ("Content-Length: ") leaves no values at all: malformed, not too large.
+        if let first = values.first, values.allSatisfy({ $0 == first }), let length = Int(first), length > limits.maxBodyBytes,
+            first.allSatisfy({ $0.isASCII && $0.isNumber })
         {
             return HTTPError(413, "request body larger than \(limits.maxBodyBytes) bytes")
         }
