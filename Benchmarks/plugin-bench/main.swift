@@ -7,8 +7,11 @@ import Synchronization
 
 // Plugin transport benchmark (Benchmarks/README.md). Prints, from one run on one machine:
 //   1. the raw pipe round-trip floor: a line of the same size bounced off `cat` through two pipes;
-//   2. sequential plugin calls (one in flight): p50 / p99 / mean in µs, and the ratio of p50 to the floor;
+//   2. sequential plugin calls (one in flight), chained: each call issued from the previous one's completion,
+//      as the host chains store and policy calls; and from a blocked caller thread (one more thread hop);
 //   3. pipelined plugin calls (a window in flight): calls per second.
+// The floor and the sequential calls are measured in alternating batches, so machine load (which moves the
+// floor between ~4 µs busy and ~40 µs idle on a VM, through idle-exit latency) affects both alike.
 // Usage: gatehouse-plugin-bench [--seconds S] [--window N] [--plugin PATH]
 
 let arguments = CommandLine.arguments
@@ -32,36 +35,45 @@ func format(_ value: Double) -> String { String(format: "%.1f", value) }
 
 // MARK: 1. Pipe floor
 
-func measurePipeFloor() -> [Double] {
+/// A `cat` process to bounce lines off; measured in batches between the plugin batches.
+final class PipeFloor {
     let cat = Process()
-    cat.executableURL = URL(fileURLWithPath: "/bin/cat")
     let input = Pipe()
     let output = Pipe()
-    cat.standardInput = input
-    cat.standardOutput = output
-    do { try cat.run() } catch {
-        print("cannot run /bin/cat for the pipe floor: \(error)")
-        exit(1)
-    }
-    let toChild = input.fileHandleForWriting.fileDescriptor
-    let fromChild = output.fileHandleForReading.fileDescriptor
-    var samples: [Double] = []
     var buffer = [UInt8](repeating: 0, count: 4096)
-    let deadline = MonotonicTime.now() + .milliseconds(Int64(seconds * 1000))
-    while MonotonicTime.now() < deadline {
-        let start = MonotonicTime.now()
-        _ = requestLine.withUnsafeBytes { write(toChild, $0.baseAddress, $0.count) }
-        var received = 0
-        while received < requestLine.count {
-            let count = buffer.withUnsafeMutableBytes { read(fromChild, $0.baseAddress, $0.count) }
-            if count <= 0 { break }
-            received += count
+
+    init() {
+        cat.executableURL = URL(fileURLWithPath: "/bin/cat")
+        cat.standardInput = input
+        cat.standardOutput = output
+        do { try cat.run() } catch {
+            print("cannot run /bin/cat for the pipe floor: \(error)")
+            exit(1)
         }
-        samples.append(Double(MonotonicTime.now().since(start).nanosecondsClamped) / 1000)
     }
-    try? input.fileHandleForWriting.close()
-    cat.waitUntilExit()
-    return samples.sorted()
+
+    func batch(_ count: Int) -> [Double] {
+        let toChild = input.fileHandleForWriting.fileDescriptor
+        let fromChild = output.fileHandleForReading.fileDescriptor
+        var samples: [Double] = []
+        for _ in 0..<count {
+            let start = MonotonicTime.now()
+            _ = requestLine.withUnsafeBytes { write(toChild, $0.baseAddress, $0.count) }
+            var received = 0
+            while received < requestLine.count {
+                let got = buffer.withUnsafeMutableBytes { read(fromChild, $0.baseAddress, $0.count) }
+                if got <= 0 { break }
+                received += got
+            }
+            samples.append(Double(MonotonicTime.now().since(start).nanosecondsClamped) / 1000)
+        }
+        return samples
+    }
+
+    func stop() {
+        try? input.fileHandleForWriting.close()
+        cat.waitUntilExit()
+    }
 }
 
 // MARK: 2 and 3. Plugin calls
@@ -75,17 +87,44 @@ if case .failure(let error) = pool.waitUntilReady(timeout: .seconds(10)) {
     exit(1)
 }
 
-func measureSequential() -> [Double] {
+/// `count` calls from a blocked caller: call, wait on a semaphore, repeat.
+func blockingBatch(_ count: Int) -> [Double] {
     var samples: [Double] = []
     let answered = DispatchSemaphore(value: 0)
-    let deadline = MonotonicTime.now() + .milliseconds(Int64(seconds * 1000))
-    while MonotonicTime.now() < deadline {
+    for _ in 0..<count {
         let start = MonotonicTime.now()
         pool.call(method: "test.echo", params: params) { _ in answered.signal() }
         answered.wait()
         samples.append(Double(MonotonicTime.now().since(start).nanosecondsClamped) / 1000)
     }
-    return samples.sorted()
+    return samples
+}
+
+/// `count` calls, each issued from the previous call's completion (on the plugin's reader thread).
+final class ChainedCalls: @unchecked Sendable {
+    // @unchecked: `samples`, `remaining` and `started` are touched by one completion at a time (one call is
+    // in flight), and read by the waiting thread only after `done` is signalled.
+    var samples: [Double] = []
+    var remaining = 0
+    var started = MonotonicTime.now()
+    let done = DispatchSemaphore(value: 0)
+
+    func batch(_ count: Int) -> [Double] {
+        samples = []
+        remaining = count
+        next()
+        done.wait()
+        return samples
+    }
+
+    private func next() {
+        started = MonotonicTime.now()
+        pool.call(method: "test.echo", params: params) { [self] _ in
+            samples.append(Double(MonotonicTime.now().since(started).nanosecondsClamped) / 1000)
+            remaining -= 1
+            if remaining > 0 { next() } else { done.signal() }
+        }
+    }
 }
 
 func measurePipelined() -> (callsPerSecond: Double, failures: Int) {
@@ -109,16 +148,36 @@ func measurePipelined() -> (callsPerSecond: Double, failures: Int) {
     return (Double(issued) / elapsed, failed.load(ordering: .relaxed))
 }
 
-// Warm up both paths, then measure.
-_ = measureSequential()
-let floor = measurePipeFloor()
-let sequential = measureSequential()
+// Warm up, then alternate batches of the three sequential measurements until the time is up.
+let pipeFloor = PipeFloor()
+let chained = ChainedCalls()
+_ = chained.batch(2000)
+_ = blockingBatch(2000)
+_ = pipeFloor.batch(2000)
+var floor: [Double] = []
+var chainedSamples: [Double] = []
+var blockingSamples: [Double] = []
+let sequentialDeadline = MonotonicTime.now() + .milliseconds(Int64(seconds * 3000))
+while MonotonicTime.now() < sequentialDeadline {
+    floor += pipeFloor.batch(500)
+    chainedSamples += chained.batch(500)
+    blockingSamples += blockingBatch(500)
+}
+pipeFloor.stop()
 let pipelined = measurePipelined()
 pool.shutdown()
 
+floor.sort()
+chainedSamples.sort()
+blockingSamples.sort()
 let floorP50 = percentile(floor, 0.5)
-let callP50 = percentile(sequential, 0.5)
-print("plugin transport benchmark (message \(requestLine.count) bytes, \(format(seconds)) s per phase, \(ProcessInfo.processInfo.activeProcessorCount) cores)")
-print("  pipe floor (cat)      p50 \(format(floorP50)) µs   p99 \(format(percentile(floor, 0.99))) µs   n=\(floor.count)")
-print("  sequential call       p50 \(format(callP50)) µs   p99 \(format(percentile(sequential, 0.99))) µs   n=\(sequential.count)   p50 ratio to floor \(String(format: "%.2f", callP50 / floorP50))x")
-print("  pipelined (window \(window))  \(Int(pipelined.callsPerSecond)) calls/s   failures \(pipelined.failures)")
+func line(_ label: String, _ samples: [Double], ratio: Bool = true) -> String {
+    let p50 = percentile(samples, 0.5)
+    return "  \(label)  p50 \(format(p50)) µs   p99 \(format(percentile(samples, 0.99))) µs   n=\(samples.count)"
+        + (ratio ? "   p50 ratio to floor \(String(format: "%.2f", p50 / floorP50))x" : "")
+}
+print("plugin transport benchmark (message \(requestLine.count) bytes, \(ProcessInfo.processInfo.activeProcessorCount) cores; sequential phases interleaved in batches of 500)")
+print(line("pipe floor (cat)            ", floor, ratio: false))
+print(line("sequential, chained         ", chainedSamples))
+print(line("sequential, blocking caller ", blockingSamples))
+print("  pipelined (window \(window))     \(Int(pipelined.callsPerSecond)) calls/s   failures \(pipelined.failures)")

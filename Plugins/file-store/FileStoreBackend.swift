@@ -31,6 +31,13 @@ final class FileStoreBackend: StoreBackend, @unchecked Sendable {
             try writeFile(FileStoreDocument())
         }
         guard let identity = Self.identity(path) else { throw RPCError(.storageFailure, "cannot stat \(path)") }
+        var info = stat()
+        if stat(path, &info) == 0 && info.st_mode & 0o077 != 0 {
+            // A read-only file often comes from a ConfigMap mounted 0644; it holds only salted hashes of
+            // high-entropy secrets, so warn. A file this store writes must stay private.
+            guard readOnly else { throw RPCError(.storageFailure, "\(path) is readable by other users; run: chmod 600 \(path)") }
+            PluginLog.warning("clients file is readable by other users", ["store.path": .string(path)])
+        }
         let document = try Self.read(path)
         memory.replaceAll(clients: document.clients, revocations: document.revocations)
         loaded = identity

@@ -1,6 +1,6 @@
 import PluginProtocol
 
-/// A compiled scope-rbac policy (Docs/writing-a-policy.md describes the file).
+/// A compiled scope-rbac policy (Docs/policy.md describes the file).
 ///
 /// ```json
 /// {

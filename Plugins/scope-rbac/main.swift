@@ -2,7 +2,7 @@ import Dispatch
 import Glibc
 import PluginProtocol
 
-// scope-rbac: role- and resource-based scope policy (Docs/writing-a-policy.md).
+// scope-rbac: role- and resource-based scope policy (Docs/policy.md).
 // Config: {"policyFile": "/etc/gatehouse/policy.json", "reloadMs": 1000}; without policyFile, the built-in
 // policy (scope `metrics` allows GET /api/v1/metrics).
 let server = PluginServer(name: "scope-rbac", version: BuildInfo.version, role: .policy)

@@ -73,7 +73,13 @@ final class SQLiteStoreBackend: StoreBackend {
         }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw RPCError(.storageFailure, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        var info = stat()
+        let status = fstat(fd, &info)
         close(fd)
+        // We create it 0600; anything looser was done by someone since, and the file holds every verifier.
+        if status == 0 && info.st_mode & 0o077 != 0 {
+            throw RPCError(.storageFailure, "\(path) is readable by other users; run: chmod 600 \(path)")
+        }
     }
 
     // MARK: - StoreBackend

@@ -58,10 +58,36 @@ import Testing
         #expect(info.st_mode & 0o077 == 0)
     }
 
+    @Test func storesRefuseFilesOthersCanRead() async throws {
+        let directory = TemporaryDirectory()
+        let first = try PluginTestSupport.startPool(sqlite.spec(in: directory.path))
+        _ = try await first.call(ClientStore.create, CreateClientParams(client: Fixtures.client("p"), secret: Fixtures.secret))
+        first.shutdown()
+        chmod(directory.path + "/clients.sqlite3", 0o644)
+        let pool = PluginPool(spec: sqlite.spec(in: directory.path), logger: Logger(sink: MemoryLogSink()), hostVersion: "test")
+        pool.start()
+        defer { pool.shutdown() }
+        guard case .failure(let error) = pool.waitUntilReady(timeout: .seconds(10)) else {
+            Issue.record("a world-readable database was accepted")
+            return
+        }
+        #expect(error.description.contains("readable by other users; run: chmod 600"))
+        // A read-only file-store (a ConfigMap is mounted 0644) only warns.
+        let files = TemporaryDirectory()
+        let writable = try PluginTestSupport.startPool(file.spec(in: files.path))
+        writable.shutdown()
+        chmod(files.path + "/clients.json", 0o644)
+        let sink = MemoryLogSink()
+        let readOnly = try PluginTestSupport.startPool(file.spec(in: files.path, extraConfig: ["readOnly": true]), sink: sink)
+        readOnly.shutdown()
+        #expect(sink.records.contains { $0.contains("readable by other users") })
+    }
+
     @Test func aCorruptDatabaseIsAClearStartError() throws {
         let directory = TemporaryDirectory()
         let path = directory.path + "/clients.sqlite3"
         try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o600)
         let pool = PluginPool(spec: sqlite.spec(in: directory.path), logger: Logger(sink: MemoryLogSink()), hostVersion: "test")
         pool.start()
         defer { pool.shutdown() }

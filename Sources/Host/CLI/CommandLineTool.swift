@@ -56,6 +56,20 @@ public enum CommandLineTool {
         FileHandle.standardError.write(Data("gatehouse: \(message)\n".utf8))
     }
 
+    /// Parses a command's options and loads the shared config; prints the error and gives the exit code on failure.
+    static func prepare(_ raw: [String], valueOptions: Set<String>, flagOptions: Set<String> = [], positionals: Int = 0,
+                        usage: String) -> Result<(CommandLineArguments, HostConfig), CLIError>
+    {
+        let arguments: CommandLineArguments
+        do {
+            arguments = try CommandLineArguments(raw, valueOptions: valueOptions, flagOptions: flagOptions)
+            try arguments.expectPositionals(atMost: positionals, usage: usage)
+        } catch {
+            return .failure(CLIError(.usage, error.description))
+        }
+        return loadConfig(arguments).map { (arguments, $0) }
+    }
+
     /// The config every command shares: file, environment, then `--listen`/`--data` flags.
     static func loadConfig(_ arguments: CommandLineArguments) -> Result<HostConfig, CLIError> {
         do {

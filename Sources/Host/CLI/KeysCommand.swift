@@ -10,20 +10,12 @@ enum KeysCommand {
             CommandLineTool.printError("usage: gatehouse keys list | gatehouse keys rotate [--config PATH] [--data DIR]")
             return .usage
         }
-        let arguments: CommandLineArguments
-        do {
-            arguments = try CommandLineArguments(Array(raw.dropFirst()), valueOptions: ["config", "data"], flagOptions: ["json"])
-            try arguments.expectPositionals(atMost: 0, usage: "gatehouse keys \(action)")
-        } catch {
-            CommandLineTool.printError(error.description)
-            return .usage
-        }
         let config: HostConfig
-        switch CommandLineTool.loadConfig(arguments) {
+        switch CommandLineTool.prepare(Array(raw.dropFirst()), valueOptions: ["config", "data"], usage: "gatehouse keys \(action)") {
         case .failure(let error):
             CommandLineTool.printError(error.message)
             return error.exit
-        case .success(let loaded): config = loaded
+        case .success(let (_, loaded)): config = loaded
         }
         let now = Int64(time(nil))
         do {

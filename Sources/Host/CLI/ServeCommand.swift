@@ -6,20 +6,13 @@ import PluginProtocol
 /// `gatehouse serve`: runs until SIGTERM or SIGINT, then shuts down gracefully.
 enum ServeCommand {
     static func run(_ raw: [String]) -> CommandLineTool.Exit {
-        let arguments: CommandLineArguments
-        do {
-            arguments = try CommandLineArguments(raw, valueOptions: ["config", "listen", "data"], flagOptions: [])
-            try arguments.expectPositionals(atMost: 0, usage: "gatehouse serve [--config PATH] [--listen HOST:PORT] [--data DIR]")
-        } catch {
-            CommandLineTool.printError(error.description)
-            return .usage
-        }
         let config: HostConfig
-        switch CommandLineTool.loadConfig(arguments) {
+        switch CommandLineTool.prepare(raw, valueOptions: ["config", "listen", "data"],
+                                       usage: "gatehouse serve [--config PATH] [--listen HOST:PORT] [--data DIR]") {
         case .failure(let error):
             CommandLineTool.printError(error.message)
             return error.exit
-        case .success(let loaded): config = loaded
+        case .success(let (_, loaded)): config = loaded
         }
         let logger = Logger(minimumLevel: config.logLevel)
         let stopSignals = StopSignals()

@@ -1,6 +1,6 @@
 import PluginProtocol
 
-/// Every metric Gatehouse exports (Docs/metrics.md lists them with their labels).
+/// Every metric Gatehouse exports (Docs/operations.md lists them with their labels and meanings).
 public struct GatehouseMetrics: Sendable {
     public let registry: MetricsRegistry
     public let httpRequests: MetricFamily

@@ -30,6 +30,15 @@ enum OAuthForm {
         return .success(form)
     }
 
+    /// The `token` parameter and the client's credentials: what revocation (RFC 7009 §2.1) and introspection
+    /// (RFC 7662 §2.1) both take.
+    static func tokenAndCredentials(_ request: HTTPRequest) -> Result<(token: String, credentials: ClientCredentials), OAuthError> {
+        parse(request).flatMap { form in
+            guard let token = form["token"], !token.isEmpty else { return .failure(.invalidRequest("missing token")) }
+            return credentials(of: request, form: form).map { (token, $0) }
+        }
+    }
+
     static func credentials(of request: HTTPRequest, form: [String: String]) -> Result<ClientCredentials, OAuthError> {
         ClientCredentials.extract(authorization: request.headers.values("authorization"), form: form)
     }

@@ -11,10 +11,7 @@ struct RevocationEndpoint: Sendable {
     let logger: Logger
 
     func handle(_ request: HTTPRequest, context: RequestContext, completion: @escaping @Sendable (HTTPResponse) -> Void) {
-        let parsed = OAuthForm.parse(request).flatMap { form -> Result<(String, ClientCredentials), OAuthError> in
-            guard let token = form["token"], !token.isEmpty else { return .failure(.invalidRequest("missing token")) }
-            return OAuthForm.credentials(of: request, form: form).map { (token, $0) }
-        }
+        let parsed = OAuthForm.tokenAndCredentials(request)
         guard case .success(let (tokenText, credentials)) = parsed else {
             if case .failure(let error) = parsed { completion(error.response) }
             return

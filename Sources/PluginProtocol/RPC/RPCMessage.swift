@@ -69,8 +69,49 @@ public enum RPCMessage: Sendable, Equatable {
         return out
     }
 
+    /// Writes the envelope directly rather than through `json`: every plugin call crosses here twice, and a
+    /// dictionary per message (allocation plus key hashing) was a measurable share of a round trip.
     public func appendLine(to out: inout [UInt8]) {
-        JSONWriter.write(json, into: &out)
+        func literal(_ text: StaticString) {
+            out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        }
+        func id(_ id: RPCID?) {
+            switch id {
+            case .int(let number)?: JSONWriter.writeInteger(number, into: &out)
+            case .string(let text)?: JSONWriter.writeString(text, into: &out)
+            case nil: literal("null")
+            }
+        }
+        switch self {
+        case .request(let requestID, let method, let params):
+            literal(#"{"jsonrpc":"2.0","id":"#)
+            id(requestID)
+            literal(#","method":"#)
+            JSONWriter.writeString(method, into: &out)
+            if !params.isNull {
+                literal(#","params":"#)
+                JSONWriter.write(params, into: &out)
+            }
+        case .notification(let method, let params):
+            literal(#"{"jsonrpc":"2.0","method":"#)
+            JSONWriter.writeString(method, into: &out)
+            if !params.isNull {
+                literal(#","params":"#)
+                JSONWriter.write(params, into: &out)
+            }
+        case .response(let responseID, let outcome):
+            literal(#"{"jsonrpc":"2.0","id":"#)
+            id(responseID)
+            switch outcome {
+            case .success(let result):
+                literal(#","result":"#)
+                JSONWriter.write(result, into: &out)
+            case .failure(let error):
+                literal(#","error":"#)
+                JSONWriter.write(error.json, into: &out)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
         out.append(UInt8(ascii: "\n"))
     }
 }
