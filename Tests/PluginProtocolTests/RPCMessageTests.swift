@@ -65,3 +65,40 @@ import Testing
         #expect(try InitializeResult(json: result.json) == result)
     }
 }
+
+/// `RPCMessage(line:)`, the decoder every protocol line goes through, must agree with the general path.
+@Suite struct RPCMessageLineTests {
+    private func decode(_ text: String) throws(RPCMessage.LineError) -> RPCMessage {
+        let bytes = Array(text.utf8)
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(RPCMessage.LineError) -> RPCMessage in try RPCMessage(line: raw) }
+        }
+        return try result.get()
+    }
+
+    @Test(arguments: [
+        #"{"jsonrpc":"2.0","id":7,"method":"m","params":{"a":[1,2]}}"#,
+        #"{"method":"exit","jsonrpc":"2.0"}"#,
+        #"{"jsonrpc":"2.0","id":"x","result":null,"extra":{"ignored":true}}"#,
+        #"{"jsonrpc":"2.0","id":1,"error":{"code":1002,"message":"no"}}"#,
+    ])
+    func agreesWithTheGeneralDecoder(text: String) throws {
+        #expect(try decode(text) == RPCMessage(json: JSONParser.parse(text)))
+    }
+
+    @Test func reportsJSONAndShapeErrorsApart() {
+        for (text, isJSONError) in [("{nope", true), ("[1]", true), (#"{"a":1,"a":2}"#, true), (#"{"jsonrpc":"2.0"} x"#, true),
+                                    (#"{"jsonrpc":"1.0","id":1,"method":"m"}"#, false), (#"{"jsonrpc":"2.0","id":1}"#, false)]
+        {
+            do {
+                _ = try decode(text)
+                Issue.record("accepted \(text)")
+            } catch {
+                switch error {
+                case .json: #expect(isJSONError, "\(text)")
+                case .shape: #expect(!isJSONError, "\(text)")
+                }
+            }
+        }
+    }
+}

@@ -245,7 +245,7 @@ final class PluginConnection: Sendable {
             return "a line of \(byteCount)+ bytes exceeds the \(maxLineLength)-byte limit"
         case .line(let bytes):
             do {
-                message = try RPCMessage(json: try JSONParser.parse(bytes))
+                message = try RPCMessage(line: bytes)
             } catch {
                 return "not a JSON-RPC message (\(error))"
             }

@@ -46,6 +46,47 @@ public struct JSONParser: ~Copyable {
         try parse(Array(text.utf8), maxDepth: maxDepth)
     }
 
+    /// Parses a JSON object and hands each member to `body` in order, without building a dictionary: for
+    /// envelopes whose few members the caller takes apart itself. Duplicate keys are still refused.
+    public static func forEachMember(of bytes: UnsafeRawBufferPointer, maxDepth: Int = defaultMaxDepth,
+                                     _ body: (String, JSONValue) -> Void) throws(JSONParseError)
+    {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
+        parser.skipWhitespace()
+        guard parser.peek() == UInt8(ascii: "{") else { throw parser.error("expected an object") }
+        try parser.enterContainer()
+        parser.index += 1
+        var seen: [String] = []
+        parser.skipWhitespace()
+        if parser.peek() == UInt8(ascii: "}") {
+            parser.index += 1
+        } else {
+            members: while true {
+                parser.skipWhitespace()
+                guard parser.peek() == UInt8(ascii: "\"") else { throw parser.error("expected a string key") }
+                let keyOffset = parser.index
+                let key = try parser.parseString()
+                guard !seen.contains(key) else { throw JSONParseError(message: "duplicate key", offset: keyOffset) }
+                seen.append(key)
+                parser.skipWhitespace()
+                guard parser.peek() == UInt8(ascii: ":") else { throw parser.error("expected ':' after key") }
+                parser.index += 1
+                parser.skipWhitespace()
+                body(key, try parser.parseValue())
+                parser.skipWhitespace()
+                switch parser.peek() {
+                case UInt8(ascii: ","): parser.index += 1
+                case UInt8(ascii: "}"):
+                    parser.index += 1
+                    break members
+                default: throw parser.error("expected ',' or '}' in object")
+                }
+            }
+        }
+        parser.skipWhitespace()
+        guard parser.index == bytes.count else { throw parser.error("unexpected data after the JSON value") }
+    }
+
     // MARK: - Grammar
 
     private mutating func parseValue() throws(JSONParseError) -> JSONValue {

@@ -4,34 +4,87 @@ public enum RPCMessage: Sendable, Equatable {
     case notification(method: String, params: JSONValue)
     case response(id: RPCID?, outcome: Result<JSONValue, RPCError>)
 
+    /// Why a protocol line is not a message: not JSON at all, or JSON of the wrong shape.
+    public enum LineError: Error, CustomStringConvertible {
+        case json(JSONParseError)
+        case shape(JSONShapeError)
+
+        public var description: String {
+            switch self {
+            case .json(let error): return "\(error)"
+            case .shape(let error): return error.message
+            }
+        }
+    }
+
+    /// Reads a message straight from a protocol line (the hot path: no dictionary for the envelope).
+    public init(line: UnsafeRawBufferPointer) throws(LineError) {
+        var envelope = Envelope()
+        do {
+            try JSONParser.forEachMember(of: line) { key, value in
+                switch key {
+                case "jsonrpc": envelope.jsonrpc = value
+                case "id": envelope.id = value
+                case "method": envelope.method = value
+                case "params": envelope.params = value
+                case "result": envelope.result = value
+                case "error": envelope.error = value
+                default: break  // Unknown members are ignored (forward compatibility).
+                }
+            }
+        } catch {
+            throw .json(error)
+        }
+        do {
+            try self.init(envelope)
+        } catch {
+            throw .shape(error)
+        }
+    }
+
+    /// The members a message is made of; anything else in the object is ignored.
+    private struct Envelope {
+        var jsonrpc: JSONValue?
+        var id: JSONValue?
+        var method: JSONValue?
+        var params: JSONValue?
+        var result: JSONValue?
+        var error: JSONValue?
+    }
+
     /// Reads a message from a parsed line, or says why the line is not one.
     public init(json: JSONValue) throws(JSONShapeError) {
         guard case .object(let members) = json else { throw JSONShapeError("message must be an object") }
-        guard members["jsonrpc"] == .string("2.0") else { throw JSONShapeError("missing \"jsonrpc\": \"2.0\"") }
+        try self.init(Envelope(jsonrpc: members["jsonrpc"], id: members["id"], method: members["method"], params: members["params"],
+                               result: members["result"], error: members["error"]))
+    }
+
+    private init(_ members: Envelope) throws(JSONShapeError) {
+        guard members.jsonrpc == .string("2.0") else { throw JSONShapeError("missing \"jsonrpc\": \"2.0\"") }
         let id: RPCID?
-        if let rawID = members["id"], !rawID.isNull {
+        if let rawID = members.id, !rawID.isNull {
             guard let parsed = RPCID(json: rawID) else { throw JSONShapeError("id must be a string or an integer") }
             id = parsed
         } else {
             id = nil
         }
-        if let method = members["method"] {
+        if let method = members.method {
             guard let name = method.stringValue else { throw JSONShapeError("method must be a string") }
-            let params = members["params"] ?? .null
+            let params = members.params ?? .null
             switch params {
             case .object, .array, .null: break
             default: throw JSONShapeError("params must be an object or an array")
             }
             if let id {
                 self = .request(id: id, method: name, params: params)
-            } else if members["id"] != nil {
+            } else if members.id != nil {
                 throw JSONShapeError("a request id must not be null")
             } else {
                 self = .notification(method: name, params: params)
             }
             return
         }
-        switch (members["result"], members["error"]) {
+        switch (members.result, members.error) {
         case (let result?, nil):
             self = .response(id: id, outcome: .success(result))
         case (nil, let error?):

@@ -104,8 +104,8 @@ public final class PluginServer {
         case .line(let bytes):
             let message: RPCMessage
             do {
-                message = try RPCMessage(json: try JSONParser.parse(bytes))
-            } catch let error as JSONParseError {
+                message = try RPCMessage(line: bytes)
+            } catch .json(let error) {
                 respond(nil, .failure(RPCError(.parseError, "invalid JSON: \(error)")))
                 return nil
             } catch {
