@@ -127,11 +127,12 @@ final class EventLoop: @unchecked Sendable {
                 return  // EAGAIN: all taken. EMFILE and friends: try again on the next wake-up.
             }
             guard connectionCount.tryAcquire(limit: limits.maxConnections) else {
+                // Counted first, so the metric never lags what the client has already seen.
+                observer.connectionRefused(reason: "max_connections")
                 // Over the limit: a short answer beats a silent reset (RFC 9110 §15.6.4).
                 let refusal = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n".utf8)
                 _ = refusal.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 close(fd)
-                observer.connectionRefused(reason: "max_connections")
                 continue
             }
             var one: Int32 = 1
