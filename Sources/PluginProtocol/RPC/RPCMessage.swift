@@ -135,23 +135,22 @@ public enum RPCMessage: Sendable, Equatable {
             case nil: literal("null")
             }
         }
-        switch self {
-        case .request(let requestID, let method, let params):
-            literal(#"{"jsonrpc":"2.0","id":"#)
-            id(requestID)
+        func call(_ method: String, _ params: JSONValue) {
             literal(#","method":"#)
             JSONWriter.writeString(method, into: &out)
             if !params.isNull {
                 literal(#","params":"#)
                 JSONWriter.write(params, into: &out)
             }
+        }
+        switch self {
+        case .request(let requestID, let method, let params):
+            literal(#"{"jsonrpc":"2.0","id":"#)
+            id(requestID)
+            call(method, params)
         case .notification(let method, let params):
-            literal(#"{"jsonrpc":"2.0","method":"#)
-            JSONWriter.writeString(method, into: &out)
-            if !params.isNull {
-                literal(#","params":"#)
-                JSONWriter.write(params, into: &out)
-            }
+            literal(#"{"jsonrpc":"2.0""#)
+            call(method, params)
         case .response(let responseID, let outcome):
             literal(#"{"jsonrpc":"2.0","id":"#)
             id(responseID)
