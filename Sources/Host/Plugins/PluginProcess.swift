@@ -34,7 +34,9 @@ final class PluginProcess: Sendable {
         // per-call flag for pipes (MSG_NOSIGNAL is for sockets), so the disposition is process-wide.
         _ = Glibc.signal(SIGPIPE, SIG_IGN)
         guard let executable = resolve(command) else {
-            throw SpawnError(description: "command '\(command)' not found beside the gatehouse executable or in PATH")
+            // `swift run gatehouse` builds only the host; the bundled plugins are separate products.
+            let hint = command.hasPrefix("gatehouse-") ? " (build every product: swift build -c release)" : ""
+            throw SpawnError(description: "command '\(command)' not found beside the gatehouse executable or in PATH\(hint)")
         }
         var pipes: [[Int32]] = []
         for _ in 0..<3 {
