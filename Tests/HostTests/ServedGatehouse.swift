@@ -11,10 +11,19 @@ final class ServedGatehouse {
     private var process: Process?
     private let logPath: String
 
-    init(directory: TemporaryDirectory = TemporaryDirectory(), port: UInt16? = nil) throws {
+    private let configPath: String?
+
+    /// - Parameter config: the JSON of a config file to serve with, if any.
+    init(directory: TemporaryDirectory = TemporaryDirectory(), port: UInt16? = nil, config: String? = nil) throws {
         self.directory = directory
         self.port = try port ?? Self.freePort()
         logPath = directory.path + "/gatehouse.log"
+        if let config {
+            configPath = directory.path + "/gatehouse.json"
+            try config.write(toFile: configPath!, atomically: true, encoding: .utf8)
+        } else {
+            configPath = nil
+        }
         try start()
     }
 
@@ -25,8 +34,9 @@ final class ServedGatehouse {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: PluginTestSupport.executable("gatehouse"))
         process.arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--data", directory.path + "/data"]
+            + (configPath.map { ["--config", $0] } ?? [])
         process.environment = ProcessInfo.processInfo.environment.merging(["GATEHOUSE_ISSUER": "http://127.0.0.1:\(port)"]) { $1 }
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         handle.seekToEndOfFile()
         process.standardError = handle

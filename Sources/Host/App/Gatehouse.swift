@@ -71,6 +71,22 @@ public final class Gatehouse: Sendable {
             directory.invalidate(ids)
             bearer.invalidate()
         }
+        // Revocations must be known before the first request is served: after a restart a revoked token must
+        // not work even for a moment. Failing to load them fails the start (fail closed).
+        let loaded = DispatchSemaphore(value: 0)
+        let loadError = LoadError()
+        revocations.sync(from: storeEndpoint) { error in
+            loadError.set(error)
+            loaded.signal()
+        }
+        if loaded.wait(timeout: .now() + .nanoseconds(Int(config.store.callTimeout.nanosecondsClamped))) == .timedOut {
+            loadError.set(.timedOut(plugin: "store", method: ClientStore.revocations.name, after: config.store.callTimeout))
+        }
+        if let error = loadError.get() {
+            store.shutdown()
+            policy.shutdown()
+            throw StartError(description: "cannot load revocations from the store: \(error)")
+        }
         let tokens = TokenEndpoint(codec: codec, directory: directory, policy: policyEndpoint,
                                    settings: .init(defaultLifetime: config.defaultTokenLifetime, maxLifetime: config.maxTokenLifetime),
                                    limiter: limiter, metrics: metrics, logger: logger)
@@ -94,7 +110,6 @@ public final class Gatehouse: Sendable {
             revocations.sync(from: storeEndpoint)
             codec.reloadIfChanged()
         }
-        revocations.sync(from: storeEndpoint)
         logger.info("gatehouse ready", ["http.listen": .string("\(config.listenHost):\(server.port)"),
                                         "gatehouse.version": .string(BuildInfo.version),
                                         "gatehouse.data_dir": .string(config.dataDirectory),
@@ -155,4 +170,11 @@ final class MaintenanceTimer: @unchecked Sendable {
     }
 
     func cancel() { timer.cancel() }
+}
+
+/// Carries the initial revocation load's outcome from the store's reader thread to the starting thread.
+final class LoadError: Sendable {
+    private let error = Mutex<PluginCallError?>(nil)
+    func set(_ value: PluginCallError?) { error.withLock { $0 = value } }
+    func get() -> PluginCallError? { error.withLock { $0 } }
 }

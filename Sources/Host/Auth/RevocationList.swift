@@ -17,10 +17,12 @@ public final class RevocationList: Sendable {
         revoked.withLock { $0.entries[tokenID] = expiresAt }
     }
 
-    /// Pulls revocations made elsewhere since the last sync and forgets expired ones.
-    func sync(from store: any PluginEndpoint, completion: @escaping @Sendable () -> Void = {}) {
+    /// Pulls revocations made elsewhere since the last sync and forgets expired ones; `completion` gets the
+    /// error if the store could not answer.
+    func sync(from store: any PluginEndpoint, completion: @escaping @Sendable (PluginCallError?) -> Void = { _ in }) {
         let after = revoked.withLock { $0.lastSequence }
         store.call(ClientStore.revocations, RevocationsParams(after: after)) { [self] outcome in
+            if case .failure(let error) = outcome { return completion(error) }
             if case .success(let result) = outcome {
                 let now = Int64(time(nil))
                 revoked.withLock { state in
@@ -29,7 +31,7 @@ public final class RevocationList: Sendable {
                     state.lastSequence = max(state.lastSequence, result.last)
                 }
             }
-            completion()
+            completion(nil)
         }
     }
 }
