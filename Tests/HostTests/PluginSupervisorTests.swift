@@ -122,6 +122,20 @@ import Testing
         #expect(Support.eventually { !Support.isAlive(before) })
     }
 
+    @Test func aStoppedPluginIsReplacedAndServiceReturns() throws {
+        let sink = MemoryLogSink()
+        let pool = try Support.startPool(Support.testPluginSpec(), sink: sink)
+        defer { pool.shutdown() }
+        let stopped = try #require(pool.pid())
+        kill(stopped, SIGSTOP)
+        let outcome = pool.callSync("test.echo", ["x"], timeout: .milliseconds(300))
+        #expect(outcome == .failure(.timedOut(plugin: "test", method: "test.echo", after: .milliseconds(300))))
+        #expect(Support.eventually { pool.pid().map { $0 != stopped } ?? false }, "the stopped process was not replaced")
+        #expect(Support.eventually { !Support.isAlive(stopped) }, "the stopped process was not killed")
+        #expect(pool.callSync("test.echo", ["back"]) == .success(["back"]))
+        #expect(sink.records.contains { $0.contains("the plugin stopped answering") })
+    }
+
     @Test func aSlowCallTimesOutWithoutRestartWhileOthersAreAnswered() throws {
         let pool = try Support.startPool(Support.testPluginSpec())
         defer { pool.shutdown() }
