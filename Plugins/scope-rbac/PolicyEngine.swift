@@ -32,7 +32,8 @@ struct PolicyEngine: Sendable {
             }
             granted.append(scope)
         }
-        return GrantResult(granted: true, scopes: granted, reason: "granted \(granted.joined(separator: " ")) under role '\(role.name)'")
+        return GrantResult(granted: true, scopes: granted, reason: "granted \(granted.joined(separator: " ")) under role '\(role.name)'",
+                           cacheTTLMilliseconds: policy.cacheTTLMilliseconds)
     }
 
     /// Deny by default: a request is allowed only by a resource that matches its method and normalized

@@ -153,6 +153,24 @@ import Testing
         #expect(denied.json["error_description"] == "scope 'billing' is not allowed for client 'multi'")
     }
 
+    @Test func grantAnswersAreReusedForTheirCacheLifetime() async throws {
+        let host = try TestGatehouse()
+        defer { host.stop() }
+        try await host.addClient("repeat", scopes: ["metrics", "reports"])
+        for _ in 0..<5 { #expect(try host.tokenRequest(id: "repeat", secret: StoreFixtures.secret).status == 200) }
+        let calls = host.gatehouse.metrics.pluginCalls
+        #expect(calls.value(["policy", "policy.grant", "ok"]) == 1, "scope-rbac allows reuse for 1 s: one grant call for five tokens")
+        // Anything the answer depends on is in the key: new requested scopes, or a changed client, ask again.
+        _ = try host.tokenRequest(id: "repeat", secret: StoreFixtures.secret, form: "grant_type=client_credentials&scope=reports")
+        #expect(calls.value(["policy", "policy.grant", "ok"]) == 2)
+        var narrower = UpdateClientParams(clientID: "repeat")
+        narrower.allowedScopes = ["metrics"]
+        narrower.defaultScopes = ["metrics"]
+        try await host.update(narrower)
+        let refused = try host.tokenRequest(id: "repeat", secret: StoreFixtures.secret, form: "grant_type=client_credentials&scope=reports")
+        #expect(refused.status == 400 && refused.json["error"] == "invalid_scope", "a cached grant outlived the client's scopes")
+    }
+
     @Test func lifetimeComesFromTheClientCappedByConfig() async throws {
         let host = try TestGatehouse { $0.maxTokenLifetime = 600 }
         defer { host.stop() }

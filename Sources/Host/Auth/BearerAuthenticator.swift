@@ -24,7 +24,7 @@ public final class BearerAuthenticator: Sendable {
 
     let validator: TokenValidator
     let policy: any PluginEndpoint
-    let decisions = DecisionCache()
+    let decisions = DecisionCache<AuthorizeParams, AuthorizeResult>()
     let metrics: GatehouseMetrics
     let logger: Logger
 
@@ -78,7 +78,7 @@ public final class BearerAuthenticator: Sendable {
             switch outcome {
             case .failure(let error): refuse(.unavailable(error), completion)
             case .success(let decision):
-                decisions.store(params, decision)
+                decisions.store(params, decision, ttlMilliseconds: decision.cacheTTLMilliseconds)
                 decide(decision)
             }
         }

@@ -13,6 +13,7 @@ public final class TokenEndpoint: Sendable {
     let directory: ClientDirectory
     let policy: any PluginEndpoint
     let settings: Settings
+    let grants = DecisionCache<GrantParams, GrantResult>()
     let limiter: FailureRateLimiter
     let metrics: GatehouseMetrics
     let logger: Logger
@@ -84,14 +85,23 @@ public final class TokenEndpoint: Sendable {
     {
         let subject = PolicySubject(clientID: client.id, role: client.role, allowedScopes: client.allowedScopes,
                                     defaultScopes: client.defaultScopes)
-        policy.call(Policy.grant, GrantParams(client: subject, requestedScopes: requested)) { [self] outcome in
+        let params = GrantParams(client: subject, requestedScopes: requested)
+        let decide: @Sendable (GrantResult) -> Void = { [self] decision in
+            if !decision.granted || decision.scopes.isEmpty {
+                refuse(.invalidScope(decision.reason), clientID: client.id, context: context, completion)
+            } else {
+                issue(client, scopes: decision.scopes, method: method, context: context, completion)
+            }
+        }
+        // The key holds everything the answer depends on, so a changed client misses the cache.
+        if let cached = grants.lookup(params) { return decide(cached) }
+        policy.call(Policy.grant, params) { [self] outcome in
             switch outcome {
             case .failure(let error):
                 refuse(.unavailable("policy_unavailable"), clientID: client.id, context: context, completion, pluginError: error)
-            case .success(let decision) where !decision.granted || decision.scopes.isEmpty:
-                refuse(.invalidScope(decision.reason), clientID: client.id, context: context, completion)
             case .success(let decision):
-                issue(client, scopes: decision.scopes, method: method, context: context, completion)
+                grants.store(params, decision, ttlMilliseconds: decision.cacheTTLMilliseconds)
+                decide(decision)
             }
         }
     }

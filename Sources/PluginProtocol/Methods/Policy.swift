@@ -37,7 +37,7 @@ public struct PolicySubject: JSONCodable, Equatable, Hashable {
     }
 }
 
-public struct GrantParams: JSONCodable, Equatable {
+public struct GrantParams: JSONCodable, Equatable, Hashable {
     public var client: PolicySubject
     /// The `scope` of the token request split on spaces; nil when the request named none.
     public var requestedScopes: [String]?
@@ -63,11 +63,15 @@ public struct GrantResult: JSONCodable, Equatable {
     /// The scopes the token carries (may be fewer than requested, RFC 6749 §3.3).
     public var scopes: [String]
     public var reason: String
+    /// How long the host may reuse this answer for the same client (id, role, allowed and default scopes)
+    /// and requested scopes; 0: do not cache.
+    public var cacheTTLMilliseconds: Int64
 
-    public init(granted: Bool, scopes: [String], reason: String) {
+    public init(granted: Bool, scopes: [String], reason: String, cacheTTLMilliseconds: Int64 = 0) {
         self.granted = granted
         self.scopes = scopes
         self.reason = reason
+        self.cacheTTLMilliseconds = cacheTTLMilliseconds
     }
 
     public init(json: JSONValue) throws(JSONShapeError) {
@@ -75,10 +79,12 @@ public struct GrantResult: JSONCodable, Equatable {
         granted = try reader.bool("granted")
         scopes = try reader.optionalStrings("scopes") ?? []
         reason = try reader.optionalString("reason") ?? ""
+        cacheTTLMilliseconds = max(0, try reader.optionalInt("cacheTtlMs") ?? 0)
     }
 
     public var json: JSONValue {
-        ["granted": .bool(granted), "scopes": .array(scopes.map { .string($0) }), "reason": .string(reason)]
+        ["granted": .bool(granted), "scopes": .array(scopes.map { .string($0) }), "reason": .string(reason),
+         "cacheTtlMs": .int(cacheTTLMilliseconds)]
     }
 }
 
