@@ -72,7 +72,10 @@ import Testing
         for (index, kill) in kills.enumerated() {
             let windowEnd = index + 1 < kills.count ? kills[index + 1].at : duration
             let refusals = all.filter { $0.at > kill.at && $0.at < windowEnd && $0.status == 503 }.map(\.at)
-            let lastRefusal = try #require(refusals.max(), "killing \(kill.name) caused no refusal at all")
+            // The store is on every token's path; the policy may not be: cached grants can bridge its restart,
+            // and then nobody is refused at all.
+            if kill.name == "store" { #expect(!refusals.isEmpty, "killing the store refused nothing: was it killed?") }
+            let lastRefusal = refusals.max() ?? kill.at
             #expect(lastRefusal - kill.at < 2.0, "\(kill.name): refusals went on \(lastRefusal - kill.at) s after the kill")
             #expect(all.contains { $0.at > lastRefusal && $0.at < windowEnd && $0.status == 200 }, "no success after \(kill.name) came back")
             recoveries.append("\(kill.name): \(refusals.count) refused over \(Int((lastRefusal - kill.at) * 1000)) ms")
