@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 import PluginProtocol
 import Synchronization
@@ -51,10 +50,26 @@ final class PolicyFile: Sendable {
     }
 
     private static func load(_ path: String) throws -> PolicyDocument {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PolicyDocument.Invalid(description: "cannot read the file")
+        guard let bytes = readFile(path) else { throw PolicyDocument.Invalid(description: "cannot read the file") }
+        return try PolicyDocument(text: bytes)
+    }
+
+    /// The whole file, read with plain syscalls: this plugin stays clear of Foundation, which would double
+    /// its resident memory for one call.
+    private static func readFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { return bytes }
+            bytes += chunk[0..<count]
+            guard bytes.count <= 16 << 20 else { return nil }  // No policy is 16 MiB; refuse rather than grow.
         }
-        return try PolicyDocument(text: Array(data))
     }
 
     private static func identity(_ path: String) -> [Int64]? {

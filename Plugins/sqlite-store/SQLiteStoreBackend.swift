@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 import PluginProtocol
 import StoreKit
@@ -36,11 +35,13 @@ final class SQLiteStoreBackend: StoreBackend {
         // Reading the schema is where a corrupt or foreign file shows itself: fail at start, clearly.
         _ = try db.integer("SELECT count(*) FROM sqlite_master")
         try SQLiteSchema.migrate(db)
-        let columns = "id, name, role, allowed_scopes, default_scopes, token_lifetime, enabled, created_at, updated_at, last_used_at, not_before"
+        let names = ["id", "name", "role", "allowed_scopes", "default_scopes", "token_lifetime", "enabled", "created_at", "updated_at",
+                     "last_used_at", "not_before"]
+        let columns = names.joined(separator: ", ")
         selectClient = try db.prepare("SELECT \(columns) FROM clients WHERE id = ?1")
         // The authentication path: client and secrets in one statement, so one read transaction (one round
         // of WAL locking) per token instead of two.
-        let prefixed = columns.split(separator: ",").map { "c." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        let prefixed = names.map { "c." + $0 }.joined(separator: ", ")
         selectClientWithSecrets = try db.prepare("""
             SELECT \(prefixed), s.verifier, s.created_at, s.expires_at FROM clients c
             LEFT JOIN secrets s ON s.client_id = c.id WHERE c.id = ?1 ORDER BY s.created_at, s.rowid
