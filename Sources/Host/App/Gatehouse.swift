@@ -87,9 +87,9 @@ public final class Gatehouse: Sendable {
             policy.shutdown()
             throw StartError(description: "cannot load revocations from the store: \(error)")
         }
-        let tokens = TokenEndpoint(codec: codec, directory: directory, policy: policyEndpoint,
+        let tokens = TokenEndpoint(codec: codec, authenticator: authenticator, policy: policyEndpoint,
                                    settings: .init(defaultLifetime: config.defaultTokenLifetime, maxLifetime: config.maxTokenLifetime),
-                                   limiter: limiter, metrics: metrics, logger: logger)
+                                   metrics: metrics, logger: logger)
         let router = Router(tokenEndpoint: tokens,
                             revocation: RevocationEndpoint(authenticator: authenticator, codec: codec, revocations: revocations,
                                                            store: storeEndpoint, logger: logger),

@@ -1,36 +1,69 @@
+import CryptoPrimitives
 import PluginProtocol
 
-/// Authenticates the client of a request to the revocation or introspection endpoint through the store,
-/// with the same refusals, metrics and audit lines as the token endpoint.
+/// Client authentication for every OAuth endpoint (token, revocation, introspection): the failure rate limit,
+/// the store, and one way of recording refusals, so that all endpoints count and audit them alike.
 struct ClientAuthenticator: Sendable {
+    /// Why a request was refused, with what may be recorded about who asked.
+    struct Refusal: Error {
+        var error: OAuthError
+        /// A client that exists: may appear in logs and as a metric label.
+        var clientID: String?
+        /// An id that matched no client: attacker-chosen, or a secret pasted into the wrong field. It is logged
+        /// only as a fingerprint and never becomes a label.
+        var unknownID: String?
+        var pluginError: PluginCallError?
+
+        init(_ error: OAuthError, clientID: String? = nil, unknownID: String? = nil, pluginError: PluginCallError? = nil) {
+            self.error = error
+            self.clientID = clientID
+            self.unknownID = unknownID
+            self.pluginError = pluginError
+        }
+    }
+
     let directory: ClientDirectory
     let limiter: FailureRateLimiter
     let metrics: GatehouseMetrics
     let logger: Logger
 
-    func authenticate(_ credentials: ClientCredentials, endpoint: String, context: RequestContext,
-                      completion: @escaping @Sendable (Result<ClientRecord, OAuthError>) -> Void)
+    func authenticate(_ credentials: ClientCredentials, context: RequestContext,
+                      completion: @escaping @Sendable (Result<ClientRecord, Refusal>) -> Void)
     {
         if case .limited(let scope, let retryAfter) = limiter.check(clientID: credentials.clientID, address: context.remoteAddress) {
             metrics.rateLimited.increment([scope])
-            return completion(.failure(.rateLimited(scope: scope, retryAfter: retryAfter)))
+            return completion(.failure(Refusal(.rateLimited(scope: scope, retryAfter: retryAfter), unknownID: credentials.clientID)))
         }
         directory.authenticate(clientID: credentials.clientID, secret: credentials.secret) { outcome in
             switch outcome {
             case .failure(let error):
-                logger.warning("client authentication failed closed", ["error": .string(error.description), "http.route": .string(endpoint)])
-                completion(.failure(.unavailable("store_unavailable")))
+                completion(.failure(Refusal(.unavailable("store_unavailable"), pluginError: error)))
             case .success(let result):
                 if let client = result.client { return completion(.success(client)) }
                 limiter.recordFailure(clientID: credentials.clientID, address: context.remoteAddress, method: credentials.method.rawValue)
-                let reason = result.failure ?? "unknown"
-                let known = reason != AuthenticateResult.Failure.unknownClient.rawValue
-                metrics.tokenRequestsRefused.increment([reason, known ? credentials.clientID : ""])
-                logger.info("client authentication refused", ["audit": "client.refused", "oauth.reason": .string(reason),
-                    "http.route": .string(endpoint), "net.peer": .string(context.remoteAddress),
-                    "oauth.client_id": known ? .string(credentials.clientID) : .null])
-                completion(.failure(.invalidClient(reason: reason)))
+                let known = result.failure != AuthenticateResult.Failure.unknownClient.rawValue
+                completion(.failure(Refusal(.invalidClient(reason: result.failure ?? "unknown"),
+                                            clientID: known ? credentials.clientID : nil,
+                                            unknownID: known ? nil : credentials.clientID)))
             }
         }
+    }
+
+    /// Counts and audits a refusal; `audit` names the event (`token.refused`, `client.refused`).
+    func record(_ refusal: Refusal, audit: String, route: String, context: RequestContext) {
+        let error = refusal.error
+        metrics.tokenRequestsRefused.increment([error.auditReason, refusal.clientID ?? ""])
+        var fields: [String: JSONValue] = ["audit": .string(audit), "oauth.error": .string(error.code),
+                                           "oauth.reason": .string(error.auditReason), "http.route": .string(route),
+                                           "net.peer": .string(context.remoteAddress)]
+        if let clientID = refusal.clientID { fields["oauth.client_id"] = .string(clientID) }
+        if let unknownID = refusal.unknownID {
+            let digest = SHA256.hash(Array(unknownID.utf8)).prefix(6).map { byte in
+                (byte < 16 ? "0" : "") + String(byte, radix: 16)
+            }.joined()
+            fields["oauth.unknown_client_fingerprint"] = .string(digest)
+        }
+        if let pluginError = refusal.pluginError { fields["error"] = .string(pluginError.description) }
+        logger.log(refusal.pluginError == nil ? .info : .warning, "request refused", fields)
     }
 }

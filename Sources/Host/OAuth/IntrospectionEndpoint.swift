@@ -14,10 +14,11 @@ struct IntrospectionEndpoint: Sendable {
             if case .failure(let error) = parsed { completion(error.response) }
             return
         }
-        authenticator.authenticate(credentials, endpoint: "introspect", context: context) { outcome in
+        authenticator.authenticate(credentials, context: context) { outcome in
             switch outcome {
-            case .failure(let error):
-                completion(error.response)
+            case .failure(let refusal):
+                authenticator.record(refusal, audit: "client.refused", route: "introspect", context: context)
+                completion(refusal.error.response)
             case .success(let caller) where !caller.allowedScopes.contains(Self.scope):
                 completion(OAuthError(code: "unauthorized_client", description: "introspection needs a client allowed scope '\(Self.scope)'",
                                       status: 403, auditReason: "not_allowed_to_introspect").response)

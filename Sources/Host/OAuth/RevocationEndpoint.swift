@@ -16,9 +16,11 @@ struct RevocationEndpoint: Sendable {
             if case .failure(let error) = parsed { completion(error.response) }
             return
         }
-        authenticator.authenticate(credentials, endpoint: "revoke", context: context) { outcome in
+        authenticator.authenticate(credentials, context: context) { outcome in
             switch outcome {
-            case .failure(let error): completion(error.response)
+            case .failure(let refusal):
+                authenticator.record(refusal, audit: "client.refused", route: "revoke", context: context)
+                completion(refusal.error.response)
             case .success(let client): revoke(tokenText, by: client, context: context, completion)
             }
         }

@@ -10,22 +10,20 @@ public final class TokenEndpoint: Sendable {
     }
 
     let codec: TokenCodecSource
-    let directory: ClientDirectory
+    let authenticator: ClientAuthenticator
     let policy: any PluginEndpoint
     let settings: Settings
     let grants = DecisionCache<GrantParams, GrantResult>()
-    let limiter: FailureRateLimiter
     let metrics: GatehouseMetrics
     let logger: Logger
 
-    init(codec: TokenCodecSource, directory: ClientDirectory, policy: any PluginEndpoint, settings: Settings,
-         limiter: FailureRateLimiter, metrics: GatehouseMetrics, logger: Logger)
+    init(codec: TokenCodecSource, authenticator: ClientAuthenticator, policy: any PluginEndpoint, settings: Settings,
+         metrics: GatehouseMetrics, logger: Logger)
     {
         self.codec = codec
-        self.directory = directory
+        self.authenticator = authenticator
         self.policy = policy
         self.settings = settings
-        self.limiter = limiter
         self.metrics = metrics
         self.logger = logger
     }
@@ -33,29 +31,13 @@ public final class TokenEndpoint: Sendable {
     func handle(_ request: HTTPRequest, context: RequestContext, completion: @escaping @Sendable (HTTPResponse) -> Void) {
         let parsed = parse(request)
         guard case .success(let (credentials, requestedScopes)) = parsed else {
-            if case .failure(let error) = parsed { refuse(error, clientID: nil, context: context, completion) }
+            if case .failure(let error) = parsed { refuse(.init(error), context: context, completion) }
             return
         }
-        if case .limited(let scope, let retryAfter) = limiter.check(clientID: credentials.clientID, address: context.remoteAddress) {
-            metrics.rateLimited.increment([scope])
-            return refuse(.rateLimited(scope: scope, retryAfter: retryAfter), clientID: nil, attemptedID: credentials.clientID,
-                          context: context, completion)
-        }
-        directory.authenticate(clientID: credentials.clientID, secret: credentials.secret) { [self] outcome in
+        authenticator.authenticate(credentials, context: context) { [self] outcome in
             switch outcome {
-            case .failure(let error):
-                refuse(.unavailable("store_unavailable"), clientID: nil, context: context, completion, pluginError: error)
-            case .success(let result):
-                guard let client = result.client else {
-                    limiter.recordFailure(clientID: credentials.clientID, address: context.remoteAddress, method: credentials.method.rawValue)
-                    // An unknown id is attacker-chosen (or a secret pasted into the wrong field): it never becomes
-                    // a metric label, and the log gets only its fingerprint.
-                    let known = result.failure != AuthenticateResult.Failure.unknownClient.rawValue
-                    refuse(.invalidClient(reason: result.failure ?? "unknown"), clientID: known ? credentials.clientID : nil,
-                           attemptedID: known ? nil : credentials.clientID, context: context, completion)
-                    return
-                }
-                grant(client, requestedScopes, credentials.method, context: context, completion)
+            case .failure(let refusal): refuse(refusal, context: context, completion)
+            case .success(let client): grant(client, requestedScopes, credentials.method, context: context, completion)
             }
         }
     }
@@ -88,7 +70,7 @@ public final class TokenEndpoint: Sendable {
         let params = GrantParams(client: subject, requestedScopes: requested)
         let decide: @Sendable (GrantResult) -> Void = { [self] decision in
             if !decision.granted || decision.scopes.isEmpty {
-                refuse(.invalidScope(decision.reason), clientID: client.id, context: context, completion)
+                refuse(.init(.invalidScope(decision.reason), clientID: client.id), context: context, completion)
             } else {
                 issue(client, scopes: decision.scopes, method: method, context: context, completion)
             }
@@ -98,7 +80,7 @@ public final class TokenEndpoint: Sendable {
         policy.call(Policy.grant, params) { [self] outcome in
             switch outcome {
             case .failure(let error):
-                refuse(.unavailable("policy_unavailable"), clientID: client.id, context: context, completion, pluginError: error)
+                refuse(.init(.unavailable("policy_unavailable"), clientID: client.id, pluginError: error), context: context, completion)
             case .success(let decision):
                 grants.store(params, decision, ttlMilliseconds: decision.cacheTTLMilliseconds)
                 decide(decision)
@@ -112,7 +94,7 @@ public final class TokenEndpoint: Sendable {
         let now = Int64(time(nil))
         let lifetime = min(client.tokenLifetime ?? settings.defaultLifetime, settings.maxLifetime)
         guard let tokenID = try? SecureRandom.token(byteCount: 16) else {
-            return refuse(.unavailable("random_source_failed"), clientID: client.id, context: context, completion)
+            return refuse(.init(.unavailable("random_source_failed"), clientID: client.id), context: context, completion)
         }
         let codec = self.codec.current
         let token = AccessToken(issuer: codec.issuer, clientID: client.id, audience: codec.audience, issuedAt: now,
@@ -128,23 +110,8 @@ public final class TokenEndpoint: Sendable {
                          headers: [("Cache-Control", "no-store"), ("Pragma", "no-cache")]))
     }
 
-    private func refuse(_ error: OAuthError, clientID: String?, attemptedID: String? = nil, context: RequestContext,
-                        _ completion: @Sendable (HTTPResponse) -> Void, pluginError: PluginCallError? = nil)
-    {
-        metrics.tokenRequestsRefused.increment([error.auditReason, clientID ?? ""])
-        var fields: [String: JSONValue] = ["audit": "token.refused", "oauth.error": .string(error.code),
-                                           "oauth.reason": .string(error.auditReason), "net.peer": .string(context.remoteAddress)]
-        if let clientID { fields["oauth.client_id"] = .string(clientID) }
-        if let attemptedID {
-            let digest = SHA256.hash(Array(attemptedID.utf8)).prefix(6).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
-            fields["oauth.unknown_client_fingerprint"] = .string(digest)
-        }
-        if let pluginError { fields["error"] = .string(pluginError.description) }
-        logger.log(pluginError == nil ? .info : .warning, "token request refused", fields)
-        completion(error.response)
+    private func refuse(_ refusal: ClientAuthenticator.Refusal, context: RequestContext, _ completion: @Sendable (HTTPResponse) -> Void) {
+        authenticator.record(refusal, audit: "token.refused", route: "token", context: context)
+        completion(refusal.error.response)
     }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
