@@ -3,7 +3,7 @@ import PluginProtocol
 import StoreKit
 
 // file-store: clients in one human-readable JSON file (Docs/stores.md).
-// Config: {"path": "clients.json", "readOnly": false, "reloadMs": 1000}.
+// Config: {"path": "clients.json", "readOnly": false, "reloadMs": 1000, "authCacheMs": 5000}.
 let server = PluginServer(name: "file-store", version: BuildInfo.version, role: .store)
 var watcher: FileWatcher?
 
@@ -13,7 +13,8 @@ server.onInitialize { params in
     }
     let readOnly = params.config["readOnly"]?.boolValue ?? false
     let backend = try FileStoreBackend(path: path, readOnly: readOnly)
-    StoreService(backend: backend).register(on: server)
+    let authCache = try StoreService.authCacheMilliseconds(config: params.config)
+    StoreService(backend: backend, authCacheMilliseconds: authCache).register(on: server)
     let interval = Int(max(50, params.config["reloadMs"]?.intValue ?? 1000))
     watcher = FileWatcher(backend: backend, interval: .milliseconds(interval), notifier: server.notifier)
     PluginLog.info("opened clients file", ["store.path": .string(path), "store.read_only": .bool(readOnly)])

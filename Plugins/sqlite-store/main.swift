@@ -2,7 +2,8 @@ import Glibc
 import PluginProtocol
 import StoreKit
 
-// sqlite-store: clients in one SQLite file (Docs/stores.md). Config: {"path": "/var/lib/gatehouse/gatehouse.sqlite3"}.
+// sqlite-store: clients in one SQLite file (Docs/stores.md).
+// Config: {"path": "/var/lib/gatehouse/gatehouse.sqlite3", "changePollMs": 500, "authCacheMs": 5000}.
 let server = PluginServer(name: "sqlite-store", version: BuildInfo.version, role: .store)
 var backend: SQLiteStoreBackend?
 var watcher: ChangeWatcher?
@@ -13,7 +14,8 @@ server.onInitialize { params in
     }
     let opened = try SQLiteStoreBackend(path: path)
     backend = opened
-    StoreService(backend: opened).register(on: server)
+    let authCache = try StoreService.authCacheMilliseconds(config: params.config)
+    StoreService(backend: opened, authCacheMilliseconds: authCache).register(on: server)
     let pollMilliseconds = Int(params.config["changePollMs"]?.intValue ?? 500)
     let notifier = server.notifier
     watcher = try ChangeWatcher(path: path, interval: .milliseconds(max(50, pollMilliseconds))) {

@@ -9,23 +9,61 @@ import PluginProtocol
 public final class StoreService {
     private let backend: any StoreBackend
     private let now: () -> Int64
+    private let authCacheMilliseconds: Int64
 
-    public init(backend: any StoreBackend, now: @escaping () -> Int64 = { Int64(time(nil)) }) {
+    /// - Parameter authCacheMilliseconds: how long the host may reuse a successful authentication
+    ///   (`cacheTtlMs`); 0 makes every token request reach the store. Only for stores that send `invalidate`
+    ///   when clients change, by their own hand (`register` does that) or behind the host's back.
+    public init(backend: any StoreBackend, authCacheMilliseconds: Int64 = 0, now: @escaping () -> Int64 = { Int64(time(nil)) }) {
         self.backend = backend
+        self.authCacheMilliseconds = max(0, authCacheMilliseconds)
         self.now = now
+    }
+
+    /// The longest `authCacheMs` a store accepts in its config: five minutes.
+    public static let maxAuthCacheMilliseconds: Int64 = 300_000
+
+    /// Reads `authCacheMs` from a store's `initialize` config (default `defaultValue`), refusing a value
+    /// outside 0 ... `maxAuthCacheMilliseconds` with a message that names the field.
+    public static func authCacheMilliseconds(config: JSONValue, default defaultValue: Int64 = 5_000) throws(RPCError) -> Int64 {
+        guard let value = config["authCacheMs"] else { return defaultValue }
+        guard let milliseconds = value.intValue, (0...maxAuthCacheMilliseconds).contains(milliseconds) else {
+            throw RPCError(.invalidParams, "config.authCacheMs must be an integer from 0 to \(maxAuthCacheMilliseconds)")
+        }
+        return milliseconds
     }
 
     /// Registers every store method on `server`; handlers run on its serve thread.
     public func register(on server: PluginServer) {
+        // A change made through this process is announced before its answer, so the host never serves a
+        // cached authentication or record of the client after the change is acknowledged. (Changes by other
+        // processes reach the host through each store's change watcher.)
+        let notifier = server.notifier
+        let announce: @Sendable (String) -> Void = { id in
+            notifier.notify(Lifecycle.invalidate, InvalidateParams(clientIDs: [id]))
+        }
         server.register(ClientStore.authenticate) { [self] in try authenticate($0) }
         server.register(ClientStore.get) { [self] in GetClientResult(client: try get($0.clientID)) }
-        server.register(ClientStore.create) { [self] in ClientResult(client: try create($0)) }
-        server.register(ClientStore.update) { [self] in ClientResult(client: try update($0)) }
-        server.register(ClientStore.delete) { [self] in DeleteClientResult(deleted: try backend.delete($0.clientID)) }
+        server.register(ClientStore.create) { [self] params in
+            defer { announce(params.client.id) }  // The host may have cached "no such client".
+            return ClientResult(client: try create(params))
+        }
+        server.register(ClientStore.update) { [self] params in
+            defer { announce(params.clientID) }
+            return ClientResult(client: try update(params))
+        }
+        server.register(ClientStore.delete) { [self] params in
+            defer { announce(params.clientID) }
+            return DeleteClientResult(deleted: try backend.delete(params.clientID))
+        }
         server.register(ClientStore.list) { [self] in try list($0) }
-        server.register(ClientStore.rotateSecret) { [self] in ClientResult(client: try rotateSecret($0)) }
+        server.register(ClientStore.rotateSecret) { [self] params in
+            defer { announce(params.clientID) }
+            return ClientResult(client: try rotateSecret(params))
+        }
         server.register(ClientStore.setNotBefore) { [self] params in
-            ClientResult(client: try modify(params.clientID) { $0.record.notBefore = params.notBefore })
+            defer { announce(params.clientID) }
+            return ClientResult(client: try modify(params.clientID) { $0.record.notBefore = params.notBefore })
         }
         server.register(ClientStore.revoke) { [self] params in
             try backend.addRevocation(tokenID: params.tokenID, clientID: params.clientID, expiresAt: params.expiresAt, now: now())
@@ -42,17 +80,28 @@ public final class StoreService {
             ? try backend.client(params.clientID) : nil
         // Always check at least two verifiers, the number a client has during a rotation, and never stop
         // at the first match: the work is the same for unknown ids, wrong secrets and right ones.
-        var verifiers = stored?.secrets.filter { $0.isActive(at: time) }.map(\.verifier) ?? []
-        while verifiers.count < 2 { verifiers.append(SecretVerifier.decoy) }
-        var matched = false
-        for verifier in verifiers { matched = SecretVerifier.matches(secret: params.secret, verifier: verifier) || matched }
+        var candidates = stored?.secrets.filter { $0.isActive(at: time) } ?? []
+        while candidates.count < 2 { candidates.append(StoredSecret(verifier: SecretVerifier.decoy, createdAt: 0, expiresAt: time)) }
+        var matched: [StoredSecret] = []
+        for candidate in candidates where SecretVerifier.matches(secret: params.secret, verifier: candidate.verifier) {
+            matched.append(candidate)
+        }
         guard let stored else { return .failure(.unknownClient) }
-        guard matched else { return .failure(.wrongSecret) }
+        guard !matched.isEmpty else { return .failure(.wrongSecret) }
         guard stored.record.enabled else { return .failure(.disabled) }
         backend.recordUse(stored.record.id, at: time)
         var record = stored.publicRecord
         record.lastUsedAt = time
-        return .success(record)
+        return .success(record, cacheTTLMilliseconds: cacheTTL(matched, now: time))
+    }
+
+    /// `authCacheMilliseconds`, cut short so a cached success ends before the secret that earned it expires
+    /// (a secret in its rotation grace period). Expiry is in whole seconds and `now` is rounded down, so one
+    /// second is taken off to stay on the safe side.
+    private func cacheTTL(_ matched: [StoredSecret], now: Int64) -> Int64 {
+        let lasting = matched.contains { $0.expiresAt == nil }
+        guard !lasting, let expiry = matched.compactMap(\.expiresAt).max() else { return authCacheMilliseconds }
+        return min(authCacheMilliseconds, max(0, (expiry - now - 1) * 1000))
     }
 
     public func get(_ id: String) throws -> ClientRecord? {

@@ -275,6 +275,36 @@ import Testing
         }
     }
 
+    /// A store that lets the host reuse authentications (`cacheTtlMs`) must announce each change it makes
+    /// before answering it, or the host would keep saying yes to a client it had just disabled.
+    @Test(arguments: StoreUnderTest.all)
+    func aStoreThatAllowsCachingAnnouncesItsChangesBeforeAnswering(store: StoreUnderTest) async throws {
+        let directory = TemporaryDirectory()
+        let heard = Mutex<[[String]]>([])
+        let pool = try PluginTestSupport.startPool(store.spec(in: directory.path)) { method, params in
+            guard method == Lifecycle.invalidate.name, let ids = try? InvalidateParams(json: params).clientIDs else { return }
+            heard.withLock { $0.append(ids) }
+        }
+        defer { pool.shutdown() }
+        _ = try await pool.call(ClientStore.create, CreateClientParams(client: Fixtures.client("c"), secret: Fixtures.secret))
+        let result = try await pool.call(ClientStore.authenticate, AuthenticateParams(clientID: "c", secret: Fixtures.secret))
+        guard result.cacheTTLMilliseconds > 0 else { return }  // Every call reaches this store: nothing to announce.
+        let changes: [(String, () async throws -> Void)] = [
+            ("update", { var change = UpdateClientParams(clientID: "c"); change.enabled = false
+                         _ = try await pool.call(ClientStore.update, change) }),
+            ("rotateSecret", { _ = try await pool.call(ClientStore.rotateSecret,
+                                                       RotateSecretParams(clientID: "c", secret: Fixtures.otherSecret, graceSeconds: 0)) }),
+            ("setNotBefore", { _ = try await pool.call(ClientStore.setNotBefore, SetNotBeforeParams(clientID: "c", notBefore: 1)) }),
+            ("delete", { _ = try await pool.call(ClientStore.delete, ClientIDParams(clientID: "c")) }),
+        ]
+        for (name, change) in changes {
+            heard.withLock { $0 = [] }
+            try await change()
+            // Notifications and answers share one ordered stream: by the time the answer is here, so is the news.
+            #expect(heard.withLock { $0 }.contains { $0.isEmpty || $0.contains("c") }, "\(store): \(name) was not announced")
+        }
+    }
+
     @Test(arguments: StoreUnderTest.all)
     func invalidUTF8OnTheWireIsAParseErrorAndTheStoreCarriesOn(store: StoreUnderTest) throws {
         let directory = TemporaryDirectory()

@@ -61,7 +61,7 @@ public final class Gatehouse: Sendable {
                                      directory: config.dataDirectory, logger: logger)
         let storeEndpoint = InstrumentedEndpoint(store, metrics: metrics)
         let policyEndpoint = InstrumentedEndpoint(policy, metrics: metrics)
-        let directory = ClientDirectory(store: storeEndpoint)
+        let directory = ClientDirectory(store: storeEndpoint, cacheHits: metrics.credentialCacheHits)
         let revocations = RevocationList()
         let validator = TokenValidator(codec: codec, directory: directory, revocations: revocations)
         let bearer = BearerAuthenticator(validator: validator, policy: policyEndpoint, metrics: metrics, logger: logger)
@@ -71,6 +71,8 @@ public final class Gatehouse: Sendable {
             directory.invalidate(ids)
             bearer.invalidate()
         }
+        // A store process that went down or came back may have missed changes it would have announced.
+        store.observeStateChanges { invalidations.invalidate([]) }
         // Revocations must be known before the first request is served: after a restart a revoked token must
         // not work even for a moment. Failing to load them fails the start (fail closed).
         let loaded = DispatchSemaphore(value: 0)

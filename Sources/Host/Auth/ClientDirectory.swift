@@ -1,19 +1,24 @@
 import PluginProtocol
 import Synchronization
 
-/// The host's view of clients: authentication through the store, and a cache of client records for the
-/// bearer path, so checking a token costs no store round trip in the common case.
+/// The host's view of clients: authentication through the store (successes reused for as long as the store
+/// allows, see `CredentialCache`), and a cache of client records for the bearer path, so checking a token
+/// costs no store round trip in the common case.
 ///
-/// The cache is dropped when the store says so (`invalidate`, sent when it sees a change from any
-/// process) and entries also expire after `ttl`, bounding staleness even with a store that never notifies.
+/// Both caches are dropped when the store says so (`invalidate`, sent when it sees a change from any
+/// process) and when a store process starts; record entries also expire after `ttl`, bounding staleness even
+/// with a store that never notifies.
 public final class ClientDirectory: Sendable {
     private let store: any PluginEndpoint
     private let ttl: Duration
     private let maxEntries: Int
     private let cache = Mutex<[String: (record: ClientRecord?, expires: MonotonicTime)]>([:])
+    private let credentials = CredentialCache()
+    private let cacheHits: MetricFamily?
 
-    public init(store: any PluginEndpoint, ttl: Duration = .seconds(5), maxEntries: Int = 100_000) {
+    public init(store: any PluginEndpoint, ttl: Duration = .seconds(5), maxEntries: Int = 100_000, cacheHits: MetricFamily? = nil) {
         self.store = store
+        self.cacheHits = cacheHits
         self.ttl = ttl
         self.maxEntries = maxEntries
     }
@@ -21,8 +26,17 @@ public final class ClientDirectory: Sendable {
     public func authenticate(clientID: String, secret: String,
                              completion: @escaping @Sendable (Result<AuthenticateResult, PluginCallError>) -> Void)
     {
+        let secretMAC = credentials.mac(of: secret)
+        if let cached = credentials.lookup(clientID: clientID, secretMAC: secretMAC) {
+            cacheHits?.increment([])
+            return completion(.success(cached))
+        }
         store.call(ClientStore.authenticate, AuthenticateParams(clientID: clientID, secret: secret)) { [self] outcome in
-            if case .success(let result) = outcome, let client = result.client { remember(client.id, client) }
+            if case .success(let result) = outcome, let client = result.client {
+                remember(client.id, client)
+                // Keyed by the id the client presented: the one the next request will look up.
+                credentials.store(clientID: clientID, secretMAC: secretMAC, result: result)
+            }
             completion(outcome)
         }
     }
@@ -41,6 +55,7 @@ public final class ClientDirectory: Sendable {
 
     /// Drops cached records: the ids given, or all of them for an empty list.
     public func invalidate(_ clientIDs: [String]) {
+        credentials.invalidate(clientIDs)
         cache.withLock { entries in
             if clientIDs.isEmpty {
                 entries.removeAll(keepingCapacity: true)

@@ -10,6 +10,7 @@ public struct GatehouseMetrics: Sendable {
     public let tokenRequestsRefused: MetricFamily
     public let bearerRequests: MetricFamily
     public let rateLimited: MetricFamily
+    public let credentialCacheHits: MetricFamily
     public let pluginCalls: MetricFamily
     public let pluginCallDuration: MetricFamily
 
@@ -29,6 +30,10 @@ public struct GatehouseMetrics: Sendable {
         rateLimited = registry.counter("gatehouse_auth_rate_limited_total",
                                        help: "Client authentications refused by the failure rate limit, by limit (client or address).",
                                        labels: ["limit"])
+        credentialCacheHits = registry.counter("gatehouse_client_auth_cache_hits_total",
+            help: "Client authentications answered from the host's cache of store-approved credentials, without a store call.",
+            labels: [])
+        credentialCacheHits.increment([], by: 0)  // Exported as 0 before the first hit.
         bearerRequests = registry.counter("gatehouse_bearer_requests_total",
                                           help: "Requests to protected routes, by outcome.", labels: ["outcome"])
         pluginCalls = registry.counter("gatehouse_plugin_calls_total", help: "Plugin calls, by plugin, method and outcome.",

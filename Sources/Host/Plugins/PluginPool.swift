@@ -54,6 +54,9 @@ public final class PluginPool: PluginEndpoint {
 
     public func start() { supervisors.forEach { $0.start() } }
 
+    /// Calls `listener` whenever a process of the pool becomes ready, goes down, fails for good or stops.
+    public func observeStateChanges(_ listener: @escaping @Sendable () -> Void) { _ = changes.add(listener) }
+
     /// Blocks until every process is ready, or one fails for good, or `timeout` passes.
     public func waitUntilReady(timeout: Duration) -> Result<Void, PluginStartError> {
         let deadline = MonotonicTime.now() + timeout

@@ -51,15 +51,22 @@ public struct AuthenticateResult: JSONCodable, Equatable {
 
     public var client: ClientRecord?
     public var failure: String?
+    /// How long the host may answer the same client id and secret from memory without asking again (success
+    /// only; 0: ask every time). The store bounds it by the matched secret's expiry and sends `invalidate`
+    /// when a client changes, so a cached success never outlives a change the store knows of.
+    public var cacheTTLMilliseconds: Int64
 
-    public static func success(_ client: ClientRecord) -> AuthenticateResult { AuthenticateResult(client: client, failure: nil) }
+    public static func success(_ client: ClientRecord, cacheTTLMilliseconds: Int64 = 0) -> AuthenticateResult {
+        AuthenticateResult(client: client, failure: nil, cacheTTLMilliseconds: cacheTTLMilliseconds)
+    }
     public static func failure(_ reason: Failure) -> AuthenticateResult { AuthenticateResult(client: nil, failure: reason.rawValue) }
 
     public var authenticated: Bool { client != nil }
 
-    public init(client: ClientRecord?, failure: String?) {
+    public init(client: ClientRecord?, failure: String?, cacheTTLMilliseconds: Int64 = 0) {
         self.client = client
         self.failure = failure
+        self.cacheTTLMilliseconds = client == nil ? 0 : max(0, cacheTTLMilliseconds)
     }
 
     public init(json: JSONValue) throws(JSONShapeError) {
@@ -68,14 +75,19 @@ public struct AuthenticateResult: JSONCodable, Equatable {
         if authenticated {
             client = try reader.decode("client")
             failure = nil
+            cacheTTLMilliseconds = max(0, try reader.optionalInt("cacheTtlMs") ?? 0)
         } else {
             client = nil
             failure = try reader.optionalString("reason") ?? "unknown"
+            cacheTTLMilliseconds = 0
         }
     }
 
     public var json: JSONValue {
-        if let client { return ["authenticated": true, "client": client.json] }
+        if let client {
+            guard cacheTTLMilliseconds > 0 else { return ["authenticated": true, "client": client.json] }
+            return ["authenticated": true, "client": client.json, "cacheTtlMs": .int(cacheTTLMilliseconds)]
+        }
         return ["authenticated": false, "reason": .string(failure ?? "unknown")]
     }
 }

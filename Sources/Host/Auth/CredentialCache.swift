@@ -1,0 +1,70 @@
+import CryptoPrimitives
+import PluginProtocol
+import Synchronization
+
+/// Successful client authentications the store allowed the host to reuse (`cacheTtlMs` in the
+/// `store.authenticate` result), so a client that asks for token after token does not cost a store round
+/// trip each time.
+///
+/// Secrets are never kept: an entry holds an HMAC of the secret under a key drawn at start-up and never
+/// written anywhere, compared in constant time. Only successes are cached; a wrong secret always reaches the
+/// store (which does the same work for every failure), so failures keep their timing and their rate limit.
+/// Entries end at their TTL, when the store says clients changed (`invalidate`), and when a store process
+/// (re)starts, since changes made while it was down were never announced.
+final class CredentialCache: Sendable {
+    struct Entry: Sendable {
+        let secretMAC: [UInt8]
+        let result: AuthenticateResult
+        let expires: MonotonicTime
+    }
+
+    private let key: HMACKey
+    private let entries = Mutex<[String: Entry]>([:])
+    private let maxEntries: Int
+
+    init(maxEntries: Int = 100_000) {
+        // A fresh key per process: the MACs mean nothing outside it. getrandom failing at start-up would be a
+        // broken system; fall back to no caching rather than a guessable key.
+        let seed = try? SecureRandom.bytes(32)
+        key = HMACKey(key: seed ?? [])
+        self.maxEntries = seed == nil ? 0 : maxEntries
+    }
+
+    /// The MAC to look up and store `secret` under. Computed for every request, hit or miss, so that the
+    /// path a wrong secret takes does not depend on whether the client id is cached.
+    func mac(of secret: String) -> [UInt8] {
+        var secret = secret
+        return secret.withUTF8 { key.authenticationCode(for: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The cached success for this client id and secret MAC, if one is still valid.
+    func lookup(clientID: String, secretMAC: [UInt8]) -> AuthenticateResult? {
+        let now = MonotonicTime.now()
+        guard let entry = entries.withLock({ $0[clientID] }) else { return nil }
+        guard ConstantTime.equals(entry.secretMAC, secretMAC), now < entry.expires else { return nil }
+        return entry.result
+    }
+
+    func store(clientID: String, secretMAC: [UInt8], result: AuthenticateResult) {
+        guard result.authenticated, result.cacheTTLMilliseconds > 0, maxEntries > 0 else { return }
+        let entry = Entry(secretMAC: secretMAC, result: result,
+                          expires: .now() + .milliseconds(result.cacheTTLMilliseconds))
+        entries.withLock { entries in
+            if entries.count >= maxEntries { entries.removeAll(keepingCapacity: true) }
+            entries[clientID] = entry
+        }
+    }
+
+    /// Drops the entries of the ids given, or every entry for an empty list.
+    func invalidate(_ clientIDs: [String]) {
+        entries.withLock { entries in
+            if clientIDs.isEmpty {
+                entries.removeAll(keepingCapacity: true)
+            } else {
+                for id in clientIDs { entries[id] = nil }
+            }
+        }
+    }
+
+    var count: Int { entries.withLock { $0.count } }
+}
