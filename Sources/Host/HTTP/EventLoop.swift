@@ -18,6 +18,9 @@ final class EventLoop: @unchecked Sendable {
     private let responder: any HTTPResponder
     private let observer: any HTTPObserver
     private let connectionCount: ConnectionCounter
+    private let balancer: ConnectionBalancer
+    /// This loop's place in `balancer`.
+    private let index: Int
     private let tasks = Mutex<[() -> Void]>([])
     private let threadID = Atomic<UInt>(0)
 
@@ -30,13 +33,15 @@ final class EventLoop: @unchecked Sendable {
     private let finished = Atomic<Bool>(false)
 
     init(listenFD: Int32, limits: HTTPLimits, responder: any HTTPResponder, observer: any HTTPObserver,
-         connectionCount: ConnectionCounter) throws(Socket.Failure)
+         connectionCount: ConnectionCounter, balancer: ConnectionBalancer, index: Int) throws(Socket.Failure)
     {
         self.listenFD = listenFD
         self.limits = limits
         self.responder = responder
         self.observer = observer
         self.connectionCount = connectionCount
+        self.balancer = balancer
+        self.index = index
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
         guard epollFD >= 0, wakeFD >= 0 else { throw Socket.Failure(description: "epoll: \(String(cString: strerror(errno)))") }
@@ -100,17 +105,23 @@ final class EventLoop: @unchecked Sendable {
                 sweepTimeouts(now: now)
             }
             if draining {
-                let open = connections.contains { $0 != nil }
-                if !open { break }
+                // Counted by the balancer, so a connection handed over by another loop and not yet adopted
+                // keeps this loop running until it arrives (and is closed).
+                if balancer.openConnections(on: index) == 0 { break }
                 if let deadline = drainDeadline, now >= deadline {
                     for case let connection? in connections { closeConnection(connection) }
                     break
                 }
             }
         }
+        finished.store(true, ordering: .releasing)
+    }
+
+    deinit {
+        // Closed here, not when `run` returns: a late `execute` (a plugin answering after the drain) must not
+        // write to a descriptor number that something else may have reused.
         close(wakeFD)
         close(epollFD)
-        finished.store(true, ordering: .releasing)
     }
 
     // MARK: - Accepting
@@ -137,15 +148,34 @@ final class EventLoop: @unchecked Sendable {
             }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            nextSerial += 1
-            let connection = HTTPConnection(fd: fd, remoteAddress: Socket.address(of: address), serial: nextSerial,
-                                            limits: limits, now: .now())
-            if Int(fd) >= connections.count {
-                connections += [HTTPConnection?](repeating: nil, count: Int(fd) + 1 - connections.count + 64)
+            let remoteAddress = Socket.address(of: address)
+            // One loop may wake for a whole burst of connections (EPOLLEXCLUSIVE wakes one waiter); left there,
+            // a benchmark's 32 connections can all land on one loop and leave the other core idle. Each goes
+            // to the loop with the fewest open connections instead.
+            let target = balancer.assign(preferring: index)
+            if target === self {
+                adopt(fd, remoteAddress: remoteAddress)
+            } else {
+                target.execute { [target] in target.adopt(fd, remoteAddress: remoteAddress) }
             }
-            connections[Int(fd)] = connection
-            watch(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue, add: true)
         }
+    }
+
+    /// Takes over an accepted connection; on the loop thread. `balancer` already counts it for this loop.
+    private func adopt(_ fd: Int32, remoteAddress: String) {
+        guard !draining else {
+            balancer.release(index)
+            connectionCount.release()
+            close(fd)
+            return
+        }
+        nextSerial += 1
+        let connection = HTTPConnection(fd: fd, remoteAddress: remoteAddress, serial: nextSerial, limits: limits, now: .now())
+        if Int(fd) >= connections.count {
+            connections += [HTTPConnection?](repeating: nil, count: Int(fd) + 1 - connections.count + 64)
+        }
+        connections[Int(fd)] = connection
+        watch(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue, add: true)
     }
 
     // MARK: - Reading and dispatch
@@ -300,6 +330,7 @@ final class EventLoop: @unchecked Sendable {
         epoll_ctl(epollFD, EPOLL_CTL_DEL, connection.fd, nil)
         close(connection.fd)
         connectionCount.release()
+        balancer.release(index)
     }
 
     private func runTasks() {
@@ -337,6 +368,35 @@ final class EventLoop: @unchecked Sendable {
         event.data.u64 = UInt64(UInt32(bitPattern: fd))
         epoll_ctl(epollFD, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event)
     }
+}
+
+/// Which loop serves each new connection: the one with the fewest open connections, the accepting loop on a tie.
+/// Consulted once per connection (accept and close), never per request.
+final class ConnectionBalancer: Sendable {
+    private struct State {
+        var loops: [EventLoop] = []
+        var open: [Int]
+    }
+    private let state: Mutex<State>
+
+    init(loopCount: Int) { state = Mutex(State(open: [Int](repeating: 0, count: loopCount))) }
+
+    /// Called once, with the loops in index order, before any of them runs.
+    func register(_ loops: [EventLoop]) { state.withLock { $0.loops = loops } }
+
+    /// Picks the loop for a new connection and counts the connection for it.
+    func assign(preferring preferred: Int) -> EventLoop {
+        state.withLock { state in
+            var best = preferred
+            for index in state.open.indices where state.open[index] < state.open[best] { best = index }
+            state.open[best] += 1
+            return state.loops[best]
+        }
+    }
+
+    func release(_ index: Int) { state.withLock { $0.open[index] -= 1 } }
+
+    func openConnections(on index: Int) -> Int { state.withLock { $0.open[index] } }
 }
 
 /// Open connections across all loops, against `maxConnections`.

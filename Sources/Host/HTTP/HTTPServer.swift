@@ -8,6 +8,7 @@ public final class HTTPServer: Sendable {
     private let loops: [EventLoop]
     private let listenFD: Int32
     private let connectionCount = ConnectionCounter()
+    private let balancer: ConnectionBalancer
 
     /// Binds at once (so a taken port fails here, before plugins start) and starts serving.
     public init(host: String, port: UInt16, limits: HTTPLimits, responder: any HTTPResponder,
@@ -15,11 +16,13 @@ public final class HTTPServer: Sendable {
     {
         let threads = limits.threads > 0 ? limits.threads : max(1, ProcessInfo.processInfo.activeProcessorCount)
         let listener = try Socket.listen(host: host, port: port)
+        balancer = ConnectionBalancer(loopCount: threads)
         var loops: [EventLoop] = []
-        for _ in 0..<threads {
+        for index in 0..<threads {
             loops.append(try EventLoop(listenFD: listener.fd, limits: limits, responder: responder, observer: observer,
-                                       connectionCount: connectionCount))
+                                       connectionCount: connectionCount, balancer: balancer, index: index))
         }
+        balancer.register(loops)
         self.host = host
         self.port = listener.port
         self.listenFD = listener.fd
@@ -38,5 +41,6 @@ public final class HTTPServer: Sendable {
         loops.forEach { $0.drain(grace: grace) }
         while !loops.allSatisfy(\.isFinished) { usleep(5_000) }
         close(listenFD)
+        balancer.register([])  // The loops and the balancer refer to each other; this lets the loops go.
     }
 }
