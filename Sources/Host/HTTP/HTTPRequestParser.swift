@@ -1,3 +1,5 @@
+import Glibc
+
 /// Incremental HTTP/1.1 request parser (RFC 9112), bounded at every step.
 ///
 /// Feed it the unconsumed bytes of a connection; it reports how many it consumed and what it found. It
@@ -123,6 +125,9 @@ public struct HTTPRequestParser: Sendable {
                     if seen + rest.count > limits.maxHeaderBytes { return (consumed, .failure(HTTPError(431, "trailers too large"))) }
                     return (consumed, .needMore)
                 }
+                // The limit holds for complete lines too, not only while waiting for one: otherwise trailers
+                // that arrive in one read could exceed what the same bytes arriving slowly may (found by fuzzing).
+                guard seen + lineEnd + 2 <= limits.maxHeaderBytes else { return (consumed, .failure(HTTPError(431, "trailers too large"))) }
                 consumed += lineEnd + 2
                 if lineEnd == 0 {
                     state = .head(scanned: 0)
@@ -138,67 +143,76 @@ public struct HTTPRequestParser: Sendable {
     private enum Framing { case none, length(Int), chunked }
 
     private func parseHead(_ head: UnsafeRawBufferPointer) -> Result<(HTTPRequest, Framing, Bool), HTTPError> {
-        var lines: [UnsafeRawBufferPointer] = []
-        var start = 0
-        var index = 0
-        while index < head.count {
-            if head[index] == 0x0D {
-                guard index + 1 < head.count, head[index + 1] == 0x0A else { return .failure(.badRequest("bare CR in head")) }
-                lines.append(UnsafeRawBufferPointer(rebasing: head[start..<index]))
-                index += 2
-                start = index
-            } else if head[index] == 0x0A {
-                return .failure(.badRequest("bare LF in head"))
-            } else {
-                index += 1
+        // Lines end in CRLF; a CR or LF anywhere else is refused (RFC 9112 §2.2). Found with memchr, not a
+        // byte loop: this runs for every request.
+        var lines = Self.Lines(head)
+        var requestLine: UnsafeRawBufferPointer?
+        // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
+        while requestLine == nil {
+            switch lines.next() {
+            case nil: return .failure(.badRequest("empty request"))
+            case .failure(let error)?: return .failure(error)
+            case .success(let line)?: if !line.isEmpty { requestLine = line }
             }
         }
-        lines.append(UnsafeRawBufferPointer(rebasing: head[start..<head.count]))
-        // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
-        while let first = lines.first, first.isEmpty { lines.removeFirst() }
-        guard let requestLine = lines.first else { return .failure(.badRequest("empty request")) }
+        guard let requestLine else { return .failure(.badRequest("empty request")) }
         guard requestLine.count <= Self.maxRequestLineBytes else { return .failure(HTTPError(414, "request target too long")) }
 
-        let parts = requestLine.split(separator: 0x20, omittingEmptySubsequences: false)
-        guard parts.count == 3 else { return .failure(.badRequest("malformed request line")) }
-        guard !parts[0].isEmpty, parts[0].allSatisfy(Self.isTokenByte) else { return .failure(.badRequest("invalid method")) }
-        let method = String(decoding: parts[0], as: UTF8.self)
-        guard !parts[1].isEmpty, parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+        guard let firstSpace = Self.index(of: 0x20, in: requestLine, from: 0),
+            let secondSpace = Self.index(of: 0x20, in: requestLine, from: firstSpace + 1),
+            Self.index(of: 0x20, in: requestLine, from: secondSpace + 1) == nil
+        else { return .failure(.badRequest("malformed request line")) }
+        let methodBytes = UnsafeRawBufferPointer(rebasing: requestLine[0..<firstSpace])
+        let targetBytes = UnsafeRawBufferPointer(rebasing: requestLine[(firstSpace + 1)..<secondSpace])
+        let versionBytes = UnsafeRawBufferPointer(rebasing: requestLine[(secondSpace + 1)...])
+        guard !methodBytes.isEmpty, Self.all(methodBytes, Self.tokenBytes) else { return .failure(.badRequest("invalid method")) }
+        let method = String(decoding: methodBytes, as: UTF8.self)
+        guard !targetBytes.isEmpty, Self.all(targetBytes, Self.targetBytes) else {
             return .failure(.badRequest("invalid request target"))
         }
-        var target = String(decoding: parts[1], as: UTF8.self)
+        var target = String(decoding: targetBytes, as: UTF8.self)
         let version: HTTPVersion
-        switch String(decoding: parts[2], as: UTF8.self) {
+        switch String(decoding: versionBytes, as: UTF8.self) {
         case "HTTP/1.1": version = .http11
         case "HTTP/1.0": version = .http10
         case let other where other.hasPrefix("HTTP/") && other.count == 8: return .failure(HTTPError(505, "HTTP version not supported"))
         default: return .failure(.badRequest("invalid HTTP version"))
         }
-        if target.hasPrefix("http://") || target.hasPrefix("https://") {
+        if targetBytes[0] == UInt8(ascii: "/") {
+            // Origin form, the common case.
+        } else if target.hasPrefix("http://") || target.hasPrefix("https://") {
             // Absolute form (RFC 9112 §3.2.2): keep the path and query.
             let afterScheme = target[target.index(target.startIndex, offsetBy: target.hasPrefix("https") ? 8 : 7)...]
             target = afterScheme.firstIndex(of: "/").map { String(afterScheme[$0...]) } ?? "/"
-        } else if !(target.hasPrefix("/") || (target == "*" && method == "OPTIONS")) {
+        } else if !(target == "*" && method == "OPTIONS") {
             return .failure(.badRequest("invalid request target"))
         }
 
         var headers = HTTPHeaders()
-        for line in lines.dropFirst() {
+        while let next = lines.next() {
+            guard case .success(let line) = next else {
+                if case .failure(let error) = next { return .failure(error) }
+                break
+            }
             guard headers.fields.count < limits.maxHeaderCount else { return .failure(HTTPError(431, "too many header fields")) }
             guard let first = line.first, first != 0x20, first != 0x09 else {
                 return .failure(.badRequest("obsolete line folding"))  // RFC 9112 §5.2
             }
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return .failure(.badRequest("header without colon")) }
-            let name = line[..<colon]
+            guard let colon = Self.index(of: UInt8(ascii: ":"), in: line, from: 0) else {
+                return .failure(.badRequest("header without colon"))
+            }
+            let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
             // RFC 9112 §5.1: no whitespace between name and colon; such a request MUST be rejected.
-            guard !name.isEmpty, name.allSatisfy(Self.isTokenByte) else { return .failure(.badRequest("invalid header name")) }
-            var value = line[(colon + 1)...]
-            while let byte = value.first, byte == 0x20 || byte == 0x09 { value = value.dropFirst() }
-            while let byte = value.last, byte == 0x20 || byte == 0x09 { value = value.dropLast() }
-            guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
+            guard !name.isEmpty, Self.all(name, Self.tokenBytes) else { return .failure(.badRequest("invalid header name")) }
+            var valueStart = colon + 1
+            var valueEnd = line.count
+            while valueStart < valueEnd, line[valueStart] == 0x20 || line[valueStart] == 0x09 { valueStart += 1 }
+            while valueEnd > valueStart, line[valueEnd - 1] == 0x20 || line[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+            let value = UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd])
+            guard Self.all(value, Self.fieldValueBytes) else {
                 return .failure(.badRequest("invalid character in header value"))
             }
-            headers.append(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+            headers.appendLowercased(Self.lowercasedString(name), String(decoding: value, as: UTF8.self))
         }
         let request = HTTPRequest(method: method, target: target, version: version, headers: headers)
         if version == .http11 && headers.count("host") != 1 {
@@ -253,12 +267,73 @@ public struct HTTPRequestParser: Sendable {
 
     // MARK: - Lexing
 
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
+    /// Byte classes as 256-entry tables: one load per byte on the per-request path.
+    private static func table(_ member: (UInt8) -> Bool) -> [Bool] { (0...255).map { member(UInt8($0)) } }
+
+    /// `tchar` (RFC 9110 §5.6.2): method and field-name bytes.
+    private static let tokenBytes = table { byte in
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
         default:
-            return Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+    /// Visible ASCII: request-target bytes.
+    private static let targetBytes = table { $0 > 0x20 && $0 < 0x7F }
+    /// Field values: visible bytes, obs-text, space and tab; never other controls or DEL (RFC 9110 §5.5).
+    private static let fieldValueBytes = table { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
+
+    private static func all(_ bytes: UnsafeRawBufferPointer, _ table: [Bool]) -> Bool {
+        table.withUnsafeBufferPointer { table in
+            for byte in bytes where !table[Int(byte)] { return false }
+            return true
+        }
+    }
+
+    private static func index(of byte: UInt8, in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        guard start < bytes.count, let base = bytes.baseAddress,
+            let found = memchr(base + start, Int32(byte), bytes.count - start)
+        else { return nil }
+        return base.distance(to: UnsafeRawPointer(found))
+    }
+
+    /// A field name as its lowercase String (names are tokens, so ASCII), without `String.lowercased()`.
+    private static func lowercasedString(_ name: UnsafeRawBufferPointer) -> String {
+        String(unsafeUninitializedCapacity: name.count) { buffer in
+            for (index, byte) in name.enumerated() {
+                buffer[index] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+            }
+            return name.count
+        }
+    }
+
+    /// The CRLF-terminated lines of a head (the last one runs to the end); a bare CR or LF is an error.
+    private struct Lines {
+        let head: UnsafeRawBufferPointer
+        var start = 0
+        var done = false
+
+        init(_ head: UnsafeRawBufferPointer) { self.head = head }
+
+        mutating func next() -> Result<UnsafeRawBufferPointer, HTTPError>? {
+            guard !done else { return nil }
+            let end = HTTPRequestParser.index(of: 0x0D, in: head, from: start) ?? head.count
+            let line = UnsafeRawBufferPointer(rebasing: head[start..<end])
+            if HTTPRequestParser.index(of: 0x0A, in: line, from: 0) != nil {
+                done = true
+                return .failure(.badRequest("bare LF in head"))
+            }
+            if end == head.count {
+                done = true
+            } else {
+                guard end + 1 < head.count, head[end + 1] == 0x0A else {
+                    done = true
+                    return .failure(.badRequest("bare CR in head"))
+                }
+                start = end + 2
+            }
+            return .success(line)
         }
     }
 
