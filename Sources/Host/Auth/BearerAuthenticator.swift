@@ -45,7 +45,10 @@ public final class BearerAuthenticator: Sendable {
         }
         guard headers.count <= 1 else { return refuse(.invalidRequest("more than one Authorization header"), completion) }
         guard let header = headers.first else { return refuse(.missing, completion) }
-        guard let space = header.firstIndex(of: " "), header[..<space].lowercased() == "bearer" else {
+        // §2.1: the scheme is case-insensitive. Compared as bytes: this runs for every protected request.
+        guard let space = header.utf8.firstIndex(of: UInt8(ascii: " ")),
+            header.utf8[..<space].elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 })
+        else {
             return refuse(.missing, completion)
         }
         let tokenText = header[header.index(after: space)...].trimmingOWS()

@@ -18,7 +18,7 @@ struct TokenValidator: Sendable {
 
     func validate(_ text: Substring, completion: @escaping @Sendable (Outcome) -> Void) {
         let token: AccessToken
-        switch codec.current.verify(text, now: Int64(time(nil))) {
+        switch codec.verify(text, now: Int64(time(nil))) {
         case .failure(let rejection): return completion(.invalid(rejection.description, clientID: nil))
         case .success(let verified): token = verified
         }

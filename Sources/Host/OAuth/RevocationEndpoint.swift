@@ -30,7 +30,7 @@ struct RevocationEndpoint: Sendable {
                         _ completion: @escaping @Sendable (HTTPResponse) -> Void)
     {
         // §2.2: an invalid, expired or unknown token is answered 200 too; there is nothing to revoke.
-        guard case .success(let token) = codec.current.verify(tokenText[...], now: Int64(time(nil))) else {
+        guard case .success(let token) = codec.verify(tokenText[...], now: Int64(time(nil))) else {
             return completion(Self.ok)
         }
         guard token.clientID == client.id else {

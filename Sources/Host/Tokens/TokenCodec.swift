@@ -52,6 +52,12 @@ public struct TokenCodec: Sendable {
     }
 
     public func verify(_ text: Substring, now: Int64) -> Result<AccessToken, Rejection> {
+        verifySignedClaims(text).flatMap { checkTimes($0, now: now) }
+    }
+
+    /// Everything about a token that does not change with time: form, header, signature, issuer, audience.
+    /// Its success may be remembered for the token's lifetime (`TokenCodecSource`); `checkTimes` may not.
+    func verifySignedClaims(_ text: Substring) -> Result<AccessToken, Rejection> {
         let bytes = Array(text.utf8)
         guard bytes.count <= 4096 else { return .failure(.malformed) }
         let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
@@ -71,6 +77,10 @@ public struct TokenCodec: Sendable {
         }
         guard token.issuer == issuer else { return .failure(.wrongIssuer) }
         guard token.audience == audience else { return .failure(.wrongAudience) }
+        return .success(token)
+    }
+
+    func checkTimes(_ token: AccessToken, now: Int64) -> Result<AccessToken, Rejection> {
         guard now < token.expiresAt else { return .failure(.expired) }
         guard token.issuedAt <= now + leeway else { return .failure(.notYetValid) }
         return .success(token)
