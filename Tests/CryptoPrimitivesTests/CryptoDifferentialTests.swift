@@ -5,6 +5,22 @@ import Testing
 /// SHA-256, HMAC-SHA256 and base64url against Python's `hashlib`, `hmac` and `base64` on random inputs of
 /// every length around the block boundaries.
 @Suite struct CryptoDifferentialTests {
+    /// The partial-block path: the same message fed in random pieces must hash as it does in one piece.
+    @Test func hashingInPiecesMatchesHashingAtOnce() {
+        var rng = SystemRandomNumberGenerator()
+        for length in Array(0...200) + [1000, 4097] {
+            let message = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            var hasher = SHA256()
+            var offset = 0
+            while offset < message.count {
+                let piece = min(message.count - offset, Int.random(in: 0...70, using: &rng))
+                hasher.update(Array(message[offset..<(offset + piece)]))
+                offset += piece
+            }
+            #expect(hasher.finalize() == SHA256.hash(message), "length \(length)")
+        }
+    }
+
     @Test func matchesPython() throws {
         var rng = SystemRandomNumberGenerator()
         var lines: [String] = []
