@@ -47,7 +47,7 @@ public final class BearerAuthenticator: Sendable {
         guard let header = headers.first else { return refuse(.missing, completion) }
         // §2.1: the scheme is case-insensitive. Compared as bytes: this runs for every protected request.
         guard let space = header.utf8.firstIndex(of: UInt8(ascii: " ")),
-            header.utf8[..<space].elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 })
+            header.utf8[..<space].equalsIgnoringASCIICase("bearer")
         else {
             return refuse(.missing, completion)
         }

@@ -239,6 +239,11 @@ public struct HTTPRequestParser: Sendable {
             return .chunked
         }
         guard !lengths.isEmpty else { return Framing.none }
+        if lengths.count == 1, let length = Self.decimal(lengths[0]) {
+            // The common case, one plain number, without the list handling below.
+            guard length <= limits.maxBodyBytes else { return nil }
+            return length == 0 ? Framing.none : .length(length)
+        }
         // A list or repeated fields are valid only if every value is the same (RFC 9110 §8.6).
         let values = lengths.flatMap { $0.split(separator: ",") }.map { $0.trimmingOWS() }
         guard let value = values.first, values.allSatisfy({ $0 == value }), value.allSatisfy({ $0.isASCII && $0.isNumber }),
@@ -353,6 +358,17 @@ public struct HTTPRequestParser: Sendable {
         guard bytes.count >= 2 else { return nil }
         for index in 0..<(bytes.count - 1) where bytes[index] == 0x0D && bytes[index + 1] == 0x0A { return index }
         return nil
+    }
+
+    /// A value of 1 to 18 ASCII digits as a number; nil for anything else (left to the general path).
+    private static func decimal(_ text: String) -> Int? {
+        guard (1...18).contains(text.utf8.count) else { return nil }
+        var value = 0
+        for byte in text.utf8 {
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
     }
 
     /// The hex size before any `;extension`; nil if malformed or absurd.

@@ -21,7 +21,7 @@ public struct ClientCredentials: Sendable, Equatable {
     public static func extract(authorization: [String], form: [String: String]) -> Result<ClientCredentials, OAuthError> {
         guard authorization.count <= 1 else { return .failure(.invalidRequest("more than one Authorization header")) }
         if let header = authorization.first {
-            guard let space = header.firstIndex(of: " "), header[..<space].lowercased() == "basic" else {
+            guard let space = header.utf8.firstIndex(of: UInt8(ascii: " ")), header.utf8[..<space].equalsIgnoringASCIICase("basic") else {
                 return .failure(.invalidClient(reason: "unsupported_auth_scheme"))
             }
             if form["client_secret"] != nil {

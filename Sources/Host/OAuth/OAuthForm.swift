@@ -10,8 +10,11 @@ enum OAuthForm {
         }) {
             return .failure(.invalidRequest("parameters must be in the request body, not the URL"))
         }
-        let contentType = request.headers["content-type"]?.split(separator: ";").first?.trimmingOWS().lowercased()
-        guard contentType == "application/x-www-form-urlencoded" else {
+        // RFC 9110 §8.3.1: the media type is case-insensitive; parameters (`; charset=…`) may follow.
+        let contentType = request.headers["content-type"].map { value in
+            value[...].utf8.prefix { $0 != UInt8(ascii: ";") }.trimmingOWS()
+        }
+        guard let contentType, contentType.equalsIgnoringASCIICase("application/x-www-form-urlencoded") else {
             return .failure(.invalidRequest("the body must be application/x-www-form-urlencoded"))
         }
         let pairs: [(name: String, value: String)]
