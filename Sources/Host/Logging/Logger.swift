@@ -48,14 +48,16 @@ public struct Logger: Sendable {
         return copy
     }
 
-    public func debug(_ message: String, _ fields: [String: JSONValue] = [:]) { log(.debug, message, fields) }
-    public func info(_ message: String, _ fields: [String: JSONValue] = [:]) { log(.info, message, fields) }
-    public func warning(_ message: String, _ fields: [String: JSONValue] = [:]) { log(.warning, message, fields) }
-    public func error(_ message: String, _ fields: [String: JSONValue] = [:]) { log(.error, message, fields) }
+    // Fields are autoclosures: a record below the minimum level costs nothing to not build (the token
+    // endpoint's audit record is a dictionary of seven members, on every token).
+    public func debug(_ message: String, _ fields: @autoclosure () -> [String: JSONValue] = [:]) { log(.debug, message, fields()) }
+    public func info(_ message: String, _ fields: @autoclosure () -> [String: JSONValue] = [:]) { log(.info, message, fields()) }
+    public func warning(_ message: String, _ fields: @autoclosure () -> [String: JSONValue] = [:]) { log(.warning, message, fields()) }
+    public func error(_ message: String, _ fields: @autoclosure () -> [String: JSONValue] = [:]) { log(.error, message, fields()) }
 
-    public func log(_ level: Level, _ message: String, _ fields: [String: JSONValue] = [:]) {
+    public func log(_ level: Level, _ message: String, _ fields: @autoclosure () -> [String: JSONValue] = [:]) {
         guard level >= minimumLevel else { return }
-        var record = fields
+        var record = fields()
         record["level"] = .string(level.name)
         record["msg"] = .string(message)
         emit(record)

@@ -105,8 +105,8 @@ public final class TokenEndpoint: Sendable {
                                      "oauth.jti": .string(tokenID), "oauth.expires_in": .int(lifetime),
                                      "oauth.auth_method": .string(method.rawValue), "net.peer": .string(context.remoteAddress)])
         // §5.1: the token response, never cached.
-        completion(.json(200, ["access_token": .string(codec.sign(token)), "token_type": "Bearer", "expires_in": .int(lifetime),
-                               "scope": .string(scope)],
+        completion(.json(200, object: ["access_token": .string(codec.sign(token)), "token_type": "Bearer",
+                                       "expires_in": .int(lifetime), "scope": .string(scope)],
                          headers: [("Cache-Control", "no-store"), ("Pragma", "no-cache")]))
     }
 

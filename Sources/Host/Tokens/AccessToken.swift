@@ -28,10 +28,11 @@ public struct AccessToken: Sendable, Equatable {
         self.scopes = scopes
     }
 
-    var claims: JSONValue {
-        ["iss": .string(issuer), "sub": .string(clientID), "client_id": .string(clientID), "aud": .string(audience),
-         "iat": .int(issuedAt), "nbf": .int(issuedAt), "exp": .int(expiresAt), "jti": .string(tokenID),
-         "scope": .string(scopes.joined(separator: " "))]
+    /// The JWT claims set (RFC 9068 §2.2) as compact JSON, members in a fixed order.
+    var encodedClaims: [UInt8] {
+        JSONWriter.bytes(object: ["iss": .string(issuer), "sub": .string(clientID), "client_id": .string(clientID),
+                                  "aud": .string(audience), "iat": .int(issuedAt), "nbf": .int(issuedAt), "exp": .int(expiresAt),
+                                  "jti": .string(tokenID), "scope": .string(scopes.joined(separator: " "))])
     }
 
     init(claims: JSONValue) throws(JSONShapeError) {

@@ -23,7 +23,7 @@ public struct TokenCodec: Sendable {
         let key = keys.current
         var signingInput = key.encodedHeader
         signingInput.append(UInt8(ascii: "."))
-        signingInput += Base64.encodeBytes(JSONWriter.bytes(token.claims), alphabet: .url)
+        signingInput += Base64.encodeBytes(token.encodedClaims, alphabet: .url)
         let signature = key.mac.authenticationCode(for: signingInput)
         signingInput.append(UInt8(ascii: "."))
         signingInput += Base64.encodeBytes(signature, alphabet: .url)

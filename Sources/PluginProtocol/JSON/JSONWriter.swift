@@ -31,6 +31,26 @@ public enum JSONWriter {
         }
     }
 
+    /// An object whose members are written in the order given, without building a dictionary: for the few
+    /// fixed-shape objects written on every request (token claims, token responses).
+    public static func writeObject(_ members: KeyValuePairs<String, JSONValue>, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        for (position, (key, member)) in members.enumerated() {
+            if position > 0 { out.append(UInt8(ascii: ",")) }
+            writeString(key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            write(member, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    public static func bytes(object members: KeyValuePairs<String, JSONValue>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        writeObject(members, into: &out)
+        return out
+    }
+
     public static func bytes(_ value: JSONValue) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128)
