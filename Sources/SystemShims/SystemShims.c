@@ -1,5 +1,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
 #include "SystemShims.h"
@@ -11,3 +13,10 @@ int gatehouse_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *le
 }
 
 ssize_t gatehouse_getrandom(void *buffer, size_t length) { return getrandom(buffer, length, 0); }
+
+int gatehouse_set_thread_name(const char *name) {
+    char truncated[16];
+    strncpy(truncated, name, sizeof truncated - 1);
+    truncated[sizeof truncated - 1] = 0;
+    return pthread_setname_np(pthread_self(), truncated);
+}

@@ -28,8 +28,10 @@ public final class HTTPServer: Sendable {
         self.listenFD = listener.fd
         self.loops = loops
         for (index, loop) in loops.enumerated() {
-            let thread = Thread { loop.run() }
-            thread.name = "http-loop-\(index)"
+            let thread = Thread {
+                ThreadName.set("http-loop-\(index)")
+                loop.run()
+            }
             thread.start()
         }
     }

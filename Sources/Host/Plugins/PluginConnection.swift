@@ -83,12 +83,17 @@ final class PluginConnection: Sendable {
 
     /// Starts the threads that read the plugin's stdout and stderr.
     func start() {
-        let stdoutThread = Foundation.Thread { [self] in readResponses() }
-        stdoutThread.name = "plugin-\(plugin)-stdout"
+        let plugin = self.plugin
+        let stdoutThread = Foundation.Thread { [self] in
+            ThreadName.set("\(plugin)-out")
+            readResponses()
+        }
         stdoutThread.start()
         let forwarder = StderrForwarder(fd: process.stderr, logger: logger)
-        let stderrThread = Foundation.Thread { forwarder.run() }
-        stderrThread.name = "plugin-\(plugin)-stderr"
+        let stderrThread = Foundation.Thread {
+            ThreadName.set("\(plugin)-err")
+            forwarder.run()
+        }
         stderrThread.start()
     }
 

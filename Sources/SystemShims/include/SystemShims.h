@@ -18,4 +18,7 @@ int gatehouse_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *le
 /// getrandom(2) from the kernel's CSPRNG; blocks only until the pool is first initialised at boot.
 ssize_t gatehouse_getrandom(void *buffer, size_t length);
 
+/// Names the calling thread (pthread_setname_np; at most 15 bytes are kept).
+int gatehouse_set_thread_name(const char *name);
+
 #endif
