@@ -146,16 +146,15 @@ public struct HTTPRequestParser: Sendable {
         // Lines end in CRLF; a CR or LF anywhere else is refused (RFC 9112 §2.2). Found with memchr, not a
         // byte loop: this runs for every request.
         var lines = Self.Lines(head)
-        var requestLine: UnsafeRawBufferPointer?
+        var requestLine: UnsafeRawBufferPointer
         // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
-        while requestLine == nil {
+        repeat {
             switch lines.next() {
             case nil: return .failure(.badRequest("empty request"))
             case .failure(let error)?: return .failure(error)
-            case .success(let line)?: if !line.isEmpty { requestLine = line }
+            case .success(let line)?: requestLine = line
             }
-        }
-        guard let requestLine else { return .failure(.badRequest("empty request")) }
+        } while requestLine.isEmpty
         guard requestLine.count <= Self.maxRequestLineBytes else { return .failure(HTTPError(414, "request target too long")) }
 
         guard let firstSpace = Self.index(of: 0x20, in: requestLine, from: 0),
@@ -190,9 +189,10 @@ public struct HTTPRequestParser: Sendable {
 
         var headers = HTTPHeaders()
         while let next = lines.next() {
-            guard case .success(let line) = next else {
-                if case .failure(let error) = next { return .failure(error) }
-                break
+            let line: UnsafeRawBufferPointer
+            switch next {
+            case .failure(let error): return .failure(error)
+            case .success(let found): line = found
             }
             guard headers.fields.count < limits.maxHeaderCount else { return .failure(HTTPError(431, "too many header fields")) }
             guard let first = line.first, first != 0x20, first != 0x09 else {
