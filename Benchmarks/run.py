@@ -5,7 +5,9 @@ Usage: Benchmarks/run [--duration 10] [--runs 3] [--connections 32] [--stores sq
 """
 import argparse
 import base64
+import gzip
 import hashlib
+import http.cookiejar
 import json
 import os
 import re
@@ -152,6 +154,79 @@ class Gatehouse:
         return data["client_id"], data["client_secret"]
 
 
+class Glewlwyd:
+    """The Debian package's Glewlwyd 2.x as a peer: its OAuth2 plugin with the client credentials grant, one
+    confidential client, a SQLite database made from the package's own schema. Run only when installed."""
+    SCHEMA = "/usr/share/doc/glewlwyd/database/init.sqlite3.sql.gz"
+    CONFIG = "/etc/glewlwyd/glewlwyd.conf"
+    client_id, secret = "bench", "bench-secret-0123456789abcdef"
+
+    @staticmethod
+    def available():
+        return shutil.which("glewlwyd") and os.path.exists(Glewlwyd.SCHEMA) and os.path.exists(Glewlwyd.CONFIG)
+
+    def __init__(self, directory):
+        self.directory, self.port = directory, free_port()
+        os.makedirs(directory, exist_ok=True)
+        database = os.path.join(directory, "glewlwyd.db")
+        db = sqlite3.connect(database)
+        db.executescript(gzip.open(self.SCHEMA, "rt").read())
+        db.close()
+        config = open(self.CONFIG).read()
+        for key, value in (("port", str(self.port)), ("external_url", f'"http://127.0.0.1:{self.port}/"'),
+                           ("log_mode", '"console"'), ("log_level", '"ERROR"')):
+            config = re.sub(rf"(?m)^{key}=.*$", f"{key}={value}", config)
+        config = re.sub(r'(?m)^@include .*glewlwyd-db\.conf.*$', f'database = {{ type = "sqlite3" path = "{database}" }};', config)
+        path = os.path.join(directory, "glewlwyd.conf")
+        with open(path, "w") as f:
+            f.write(config)
+        self.process = subprocess.Popen(["glewlwyd", f"--config-file={path}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.configure()
+
+    def configure(self):
+        """What an administrator does in its web app, through the same API: sign in, add the OAuth2 plugin,
+        a scope and a client."""
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        def post(path, body):
+            request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+            return opener.open(request, timeout=10).status
+        for _ in range(200):
+            try:
+                post("/api/auth/", {"username": "admin", "password": "password"})  # the schema's default admin
+                break
+            except OSError:
+                time.sleep(0.05)
+        post("/api/mod/plugin/", {"module": "oauth2-glewlwyd", "name": "glwd", "display_name": "OAuth2", "enabled": True,
+                                  "parameters": {"jwt-type": "sha", "jwt-key-size": "256", "key": "bench-signing-key-0123456789abcdef",
+                                                 "access-token-duration": 3600, "refresh-token-duration": 1209600,
+                                                 "code-duration": 600, "refresh-token-rolling": False,
+                                                 "auth-type-code-enabled": False, "auth-type-implicit-enabled": False,
+                                                 "auth-type-password-enabled": False, "auth-type-client-enabled": True,
+                                                 "auth-type-refresh-enabled": False, "scope": []}})
+        post("/api/scope/", {"name": "metrics", "display_name": "metrics", "description": "metrics",
+                             "password_required": False, "password_max_age": 0, "scheme": {}})
+        post("/api/client/?source=database", {"client_id": self.client_id, "name": "bench", "description": "bench",
+                                               "confidential": True, "password": self.secret, "enabled": True,
+                                               "authorization_type": ["client_credentials"], "scope": ["metrics"],
+                                               "redirect_uri": []})
+
+    def token_script(self):
+        path = os.path.join(self.directory, "token.lua")
+        basic = base64.b64encode(f"{self.client_id}:{self.secret}".encode()).decode()
+        with open(path, "w") as f:
+            f.write(f'wrk.method = "POST"\nwrk.body = "grant_type=client_credentials&scope=metrics"\n'
+                    f'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\nwrk.headers["Authorization"] = "Basic {basic}"\n')
+        return path
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
 def token_script(directory, client_id, secret, name):
     path = os.path.join(directory, f"{name}.lua")
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
@@ -217,6 +292,15 @@ def main():
                 results.append(measure(f"sqlite: token issuance, 1,000,000 clients{label}", args,
                                        gh.url + "/api/v1/oauth/token", script=good))
                 gh.stop()
+    if Glewlwyd.available():
+        peer = Glewlwyd(os.path.join(directory, "glewlwyd"))
+        try:
+            results.append(measure("peer: Glewlwyd 2.x token issuance (Debian package)", args, peer.url + "/api/glwd/token",
+                                   script=peer.token_script()))
+        finally:
+            peer.stop()
+    else:
+        extras["peer: Glewlwyd"] = "not installed (apt-get install glewlwyd to include it)"
     ceiling_after = measure_ceiling(args, directory, body)
     ceiling = summarize("nginx fixed JSON body (ceiling, before and after)", ceiling_before["raw"] + ceiling_after["raw"])
     results.insert(0, ceiling)
@@ -226,7 +310,7 @@ def main():
     print(f"{'benchmark':<66}{'req/s':>10}{'x ceiling':>11}{'p99 ms':>9}  runs")
     for r in results:
         flag = f"  ({r['non2xx']} non-2xx)" if r["non2xx"] and "wrong secret" not in r["label"] else ""
-        print(f"{r['label']:<66}{r['rate']:>10.0f}{r['rate'] / ceiling_rate:>11.2f}{r['p99_ms']:>9.2f}  {r['runs']}{flag}")
+        print(f"{r['label']:<66}{r['rate']:>10.0f}{r['rate'] / ceiling_rate:>11.3f}{r['p99_ms']:>9.2f}  {r['runs']}{flag}")
     for key, value in extras.items():
         print(f"{key:<66}{value:>10}")
     shutil.rmtree(directory, ignore_errors=True)
