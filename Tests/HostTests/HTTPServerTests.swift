@@ -132,6 +132,17 @@ import Testing
         #expect(client.isClosedByPeer(within: .seconds(3)))
     }
 
+    @Test func aBurstOfConnectionsIsSpreadEvenlyOverTheLoops() throws {
+        let server = try server()
+        defer { server.shutdown() }
+        // Connected all at once, as a client pool or a benchmark does: one loop wakes for the burst.
+        let clients = try (0..<10).map { _ in try RawHTTPClient(port: server.port) }
+        for client in clients { client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n") }
+        #expect(clients.allSatisfy { $0.readResponses(1).count == 1 })
+        #expect(server.openConnectionsPerLoop == [5, 5])
+        _ = clients
+    }
+
     @Test func connectionsOverTheLimitAreRefusedWith503() throws {
         let observer = CountingObserver()
         let server = try server({ $0.maxConnections = 3 }, observer: observer)

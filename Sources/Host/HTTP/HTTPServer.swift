@@ -38,6 +38,9 @@ public final class HTTPServer: Sendable {
 
     public var openConnections: Int { connectionCount.current }
 
+    /// Open connections of each event loop, in loop order.
+    var openConnectionsPerLoop: [Int] { loops.indices.map { balancer.openConnections(on: $0) } }
+
     /// Stops accepting, lets requests in flight finish (up to `grace`), then closes everything. Blocks.
     public func shutdown(grace: Duration = .seconds(10)) {
         loops.forEach { $0.drain(grace: grace) }
