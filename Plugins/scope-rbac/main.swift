@@ -13,7 +13,7 @@ server.onInitialize { params in
     server.register(Policy.grant) { file.engine.grant($0) }
     server.register(Policy.authorize) { file.engine.authorize($0) }
     let interval = Int(max(50, params.config["reloadMs"]?.intValue ?? 1000))
-    watcher = PolicyWatcher(file: file, interval: .milliseconds(interval))
+    watcher = PolicyWatcher(file: file, interval: .milliseconds(interval), notifier: server.notifier)
     PluginLog.info("policy loaded", ["policy.source": .string(params.config["policyFile"]?.stringValue ?? "built-in")])
 }
 exit(server.run())

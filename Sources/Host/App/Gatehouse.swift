@@ -39,13 +39,17 @@ public final class Gatehouse: Sendable {
         }
         let metrics = GatehouseMetrics()
         self.metrics = metrics
+        // `invalidate` from the store: clients changed. From the policy: its rules changed.
         let invalidations = InvalidationHub()
-        let onNotification: @Sendable (String, JSONValue) -> Void = { method, params in
-            guard method == Lifecycle.invalidate.name else { return }
-            invalidations.invalidate((try? InvalidateParams(json: params))?.clientIDs ?? [])
+        let policyChanges = InvalidationHub()
+        let relay: @Sendable (InvalidationHub) -> @Sendable (String, JSONValue) -> Void = { hub in
+            { method, params in
+                guard method == Lifecycle.invalidate.name else { return }
+                hub.invalidate((try? InvalidateParams(json: params))?.clientIDs ?? [])
+            }
         }
-        store = PluginPool(spec: config.store, logger: logger, hostVersion: BuildInfo.version, onNotification: onNotification)
-        policy = PluginPool(spec: config.policy, logger: logger, hostVersion: BuildInfo.version, onNotification: onNotification)
+        store = PluginPool(spec: config.store, logger: logger, hostVersion: BuildInfo.version, onNotification: relay(invalidations))
+        policy = PluginPool(spec: config.policy, logger: logger, hostVersion: BuildInfo.version, onNotification: relay(policyChanges))
         metrics.watch([store, policy])
         store.start()
         policy.start()
@@ -92,6 +96,10 @@ public final class Gatehouse: Sendable {
         let tokens = TokenEndpoint(codec: codec, authenticator: authenticator, policy: policyEndpoint,
                                    settings: .init(defaultLifetime: config.defaultTokenLifetime, maxLifetime: config.maxTokenLifetime),
                                    metrics: metrics, logger: logger)
+        policyChanges.subscribe { _ in
+            bearer.invalidate()
+            tokens.invalidateDecisions()
+        }
         let router = Router(tokenEndpoint: tokens,
                             revocation: RevocationEndpoint(authenticator: authenticator, codec: codec, revocations: revocations,
                                                            store: storeEndpoint, logger: logger),
@@ -144,7 +152,7 @@ public final class Gatehouse: Sendable {
     }
 }
 
-/// Fans a store's `invalidate` notification out to the caches that hold client state.
+/// Fans a plugin's `invalidate` notification out to the caches that depend on what it changed.
 final class InvalidationHub: Sendable {
     private let subscribers = Mutex<[@Sendable ([String]) -> Void]>([])
 

@@ -42,6 +42,9 @@ public final class TokenEndpoint: Sendable {
         }
     }
 
+    /// Forget cached grant decisions (the policy's rules changed).
+    func invalidateDecisions() { grants.removeAll() }
+
     // MARK: - Steps
 
     /// Everything that can be refused without a plugin, refused first and cheaply.
