@@ -22,7 +22,9 @@ final class CredentialCache: Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     private let maxEntries: Int
 
-    init(maxEntries: Int = 100_000) {
+    /// - Parameter maxEntries: 10,000 clients re-authenticating within the TTL is far beyond any deployment we
+    ///   know of; the bound keeps the memory a flood of distinct clients can take to a few megabytes.
+    init(maxEntries: Int = 10_000) {
         // A fresh key per process: the MACs mean nothing outside it. getrandom failing at start-up would be a
         // broken system; fall back to no caching rather than a guessable key.
         let seed = try? SecureRandom.bytes(32)
