@@ -1,3 +1,5 @@
+import PluginProtocol
+
 /// A path pattern: segments separated by `/`, where `*` matches one segment and a final `**` matches any
 /// number of further segments (including none). Everything else matches literally, case-sensitively.
 struct PathPattern: Sendable, Equatable, CustomStringConvertible {
@@ -73,7 +75,7 @@ enum RequestPath {
                 decoded.append(byte)
             }
         }
-        guard let text = String(validating: decoded, as: UTF8.self) else { return nil }
+        guard let text = UTF8Text.string(decoded) else { return nil }
         let segments = text.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
         guard !segments.contains(where: { $0 == "." || $0 == ".." }) else { return nil }
         return segments

@@ -148,7 +148,7 @@ public final class StoreService {
     public func list(_ params: ListClientsParams) throws -> ListClientsResult {
         var after: String?
         if let cursor = params.cursor {
-            guard let bytes = Base64.decode(cursor, alphabet: .url), let id = String(validating: bytes, as: UTF8.self) else {
+            guard let bytes = Base64.decode(cursor, alphabet: .url), let id = UTF8Text.string(bytes) else {
                 throw RPCError(.invalidParams, "invalid cursor")
             }
             after = id

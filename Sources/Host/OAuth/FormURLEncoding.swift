@@ -1,3 +1,5 @@
+import PluginProtocol
+
 /// `application/x-www-form-urlencoded` (WHATWG URL §5, as RFC 6749 Appendix B uses it): `+` is a space,
 /// `%XX` a byte, and the decoded bytes must be UTF-8.
 public enum FormURLEncoding {
@@ -33,7 +35,7 @@ public enum FormURLEncoding {
             default: out.append(byte)
             }
         }
-        guard let text = String(validating: out, as: UTF8.self) else { throw Invalid(message: "parameter is not valid UTF-8") }
+        guard let text = UTF8Text.string(out) else { throw Invalid(message: "parameter is not valid UTF-8") }
         return text
     }
 

@@ -190,7 +190,7 @@ public struct JSONParser: ~Copyable {
             switch byte {
             case UInt8(ascii: "\""):
                 index += 1
-                guard let string = String(validating: scratch, as: UTF8.self) else {
+                guard let string = UTF8Text.string(scratch) else {
                     throw JSONParseError(message: "invalid UTF-8 in string", offset: start)
                 }
                 return string
@@ -208,7 +208,7 @@ public struct JSONParser: ~Copyable {
     }
 
     private func makeString(_ utf8: UnsafeRawBufferPointer, at offset: Int) throws(JSONParseError) -> String {
-        guard let string = String(validating: utf8, as: UTF8.self) else {
+        guard let string = UTF8Text.string(utf8) else {
             throw JSONParseError(message: "invalid UTF-8 in string", offset: offset)
         }
         return string
