@@ -6,8 +6,8 @@ import Synchronization
 /// costs no store round trip in the common case.
 ///
 /// Both caches are dropped when the store says so (`invalidate`, sent when it sees a change from any
-/// process) and when a store process goes down or starts; record entries also expire after `ttl`, bounding staleness even
-/// with a store that never notifies.
+/// process) and when a store process goes down or starts; record entries also expire after `ttl`, bounding
+/// staleness even with a store that never notifies.
 public final class ClientDirectory: Sendable {
     private let store: any PluginEndpoint
     private let ttl: Duration
