@@ -48,8 +48,10 @@ public final class Gatehouse: Sendable {
                 hub.invalidate((try? InvalidateParams(json: params))?.clientIDs ?? [])
             }
         }
-        store = PluginPool(spec: config.store, logger: logger, hostVersion: BuildInfo.version, onNotification: relay(invalidations))
-        policy = PluginPool(spec: config.policy, logger: logger, hostVersion: BuildInfo.version, onNotification: relay(policyChanges))
+        store = PluginPool(spec: config.store, logger: logger, hostVersion: BuildInfo.version,
+                           onNotification: relay(invalidations))
+        policy = PluginPool(spec: config.policy, logger: logger, hostVersion: BuildInfo.version,
+                            onNotification: relay(policyChanges))
         metrics.watch([store, policy])
         store.start()
         policy.start()

@@ -16,7 +16,9 @@ public final class ClientDirectory: Sendable {
     private let credentials = CredentialCache()
     private let cacheHits: MetricFamily?
 
-    public init(store: any PluginEndpoint, ttl: Duration = .seconds(5), maxEntries: Int = 100_000, cacheHits: MetricFamily? = nil) {
+    public init(store: any PluginEndpoint, ttl: Duration = .seconds(5), maxEntries: Int = 100_000,
+                cacheHits: MetricFamily? = nil)
+    {
         self.store = store
         self.cacheHits = cacheHits
         self.ttl = ttl
