@@ -85,6 +85,16 @@ import Testing
         #expect(cache.count == 0)
     }
 
+    @Test func aStoreThatNeverAllowsCachingCostsNoMAC() {
+        let cache = CredentialCache()
+        let mac = cache.mac(of: Fixtures.secret)
+        #expect(!cache.isInUse)
+        cache.store(clientID: "c", secretMAC: mac, result: .success(Fixtures.client("c")))
+        #expect(!cache.isInUse, "a success without a TTL switched the cache on")
+        cache.store(clientID: "c", secretMAC: mac, result: .success(Fixtures.client("c"), cacheTTLMilliseconds: 1_000))
+        #expect(cache.isInUse)
+    }
+
     @Test func anEntryEndsAtItsTTL() {
         let cache = CredentialCache()
         let mac = cache.mac(of: Fixtures.secret)

@@ -28,16 +28,18 @@ public final class ClientDirectory: Sendable {
     public func authenticate(clientID: String, secret: String,
                              completion: @escaping @Sendable (Result<AuthenticateResult, PluginCallError>) -> Void)
     {
-        let secretMAC = credentials.mac(of: secret)
-        if let cached = credentials.lookup(clientID: clientID, secretMAC: secretMAC) {
+        let secretMAC = credentials.isInUse ? credentials.mac(of: secret) : nil
+        if let secretMAC, let cached = credentials.lookup(clientID: clientID, secretMAC: secretMAC) {
             cacheHits?.increment([])
             return completion(.success(cached))
         }
         store.call(ClientStore.authenticate, AuthenticateParams(clientID: clientID, secret: secret)) { [self] outcome in
             if case .success(let result) = outcome, let client = result.client {
                 remember(client.id, client)
-                // Keyed by the id the client presented: the one the next request will look up.
-                credentials.store(clientID: clientID, secretMAC: secretMAC, result: result)
+                if result.cacheTTLMilliseconds > 0 {
+                    // Keyed by the id the client presented: the one the next request will look up.
+                    credentials.store(clientID: clientID, secretMAC: secretMAC ?? credentials.mac(of: secret), result: result)
+                }
             }
             completion(outcome)
         }

@@ -21,6 +21,11 @@ final class CredentialCache: Sendable {
     private let key: HMACKey
     private let entries = Mutex<[String: Entry]>([:])
     private let maxEntries: Int
+    /// False until the store first allows caching: a store that never does (`authCacheMs: 0`, most custom
+    /// stores) then costs no MAC per request.
+    private let inUse = Atomic<Bool>(false)
+
+    var isInUse: Bool { inUse.load(ordering: .relaxed) }
 
     /// - Parameter maxEntries: 10,000 clients re-authenticating within the TTL is far beyond any deployment we
     ///   know of; the bound keeps the memory a flood of distinct clients can take to a few megabytes.
@@ -32,8 +37,8 @@ final class CredentialCache: Sendable {
         self.maxEntries = seed == nil ? 0 : maxEntries
     }
 
-    /// The MAC to look up and store `secret` under. Computed for every request, hit or miss, so that the
-    /// path a wrong secret takes does not depend on whether the client id is cached.
+    /// The MAC to look up and store `secret` under. Once the cache is in use it is computed for every request,
+    /// hit or miss, so that the path a wrong secret takes does not depend on whether the client id is cached.
     func mac(of secret: String) -> [UInt8] {
         var secret = secret
         return secret.withUTF8 { key.authenticationCode(for: UnsafeRawBufferPointer($0)) }
@@ -49,6 +54,7 @@ final class CredentialCache: Sendable {
 
     func store(clientID: String, secretMAC: [UInt8], result: AuthenticateResult) {
         guard result.authenticated, result.cacheTTLMilliseconds > 0, maxEntries > 0 else { return }
+        if !isInUse { inUse.store(true, ordering: .relaxed) }
         let entry = Entry(secretMAC: secretMAC, result: result,
                           expires: .now() + .milliseconds(result.cacheTTLMilliseconds))
         entries.withLock { entries in
