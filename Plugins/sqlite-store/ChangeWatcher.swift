@@ -5,7 +5,8 @@ import PluginProtocol
 /// cached client answers. Polls `PRAGMA data_version` on its own read connection; the bound on how late
 /// the host learns of a change is `interval` (Docs/plugin-protocol.md, "invalidate").
 final class ChangeWatcher: @unchecked Sendable {
-    // @unchecked: `db`, `statement` and `lastVersion` are touched only by the timer's serial queue.
+    // @unchecked: `db`, `statement` and `lastVersion` are touched only by the timer's serial queue (and by `init`,
+    // before the timer starts).
     private let db: SQLiteDatabase
     private let statement: SQLiteStatement
     private var lastVersion: Int64 = -1
@@ -15,8 +16,12 @@ final class ChangeWatcher: @unchecked Sendable {
     init(path: String, interval: DispatchTimeInterval, onChange: @escaping @Sendable () -> Void) throws {
         db = try SQLiteDatabase(path: path, readOnly: true)
         try db.execute("PRAGMA busy_timeout = 1000")
-        statement = try db.prepare("PRAGMA data_version")
+        let statement = try db.prepare("PRAGMA data_version")
+        self.statement = statement
         self.onChange = onChange
+        // The baseline is read now, before the store answers anything: read at the first tick instead, a change
+        // made by another process in the first interval became the baseline and was never announced.
+        lastVersion = ((try? statement.bind().firstRow { $0.int(0) }) ?? nil) ?? -1
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "sqlite-store-watch"))
         timer.schedule(deadline: .now() + interval, repeating: interval)
         timer.setEventHandler { [self] in poll() }

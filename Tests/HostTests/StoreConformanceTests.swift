@@ -305,6 +305,30 @@ import Testing
         }
     }
 
+    /// The bundled stores watch for other processes' writes. A change made right after a store started must be
+    /// announced too: sqlite-store used to take its baseline at the first poll, so a write in the first interval
+    /// became the baseline and was never announced.
+    @Test(arguments: StoreUnderTest.all.filter { $0.description == "sqlite-store" || $0.description == "file-store" })
+    func aChangeByAnotherProcessRightAfterStartIsAnnounced(store: StoreUnderTest) async throws {
+        let directory = TemporaryDirectory()
+        let spec = store.spec(in: directory.path, extraConfig: ["changePollMs": 1000, "reloadMs": 1000])
+        let setup = try PluginTestSupport.startPool(spec)
+        _ = try await setup.call(ClientStore.create, CreateClientParams(client: Fixtures.client("c"), secret: Fixtures.secret))
+        setup.shutdown()
+        let heard = Mutex(0)
+        let watched = try PluginTestSupport.startPool(spec) { method, _ in
+            if method == Lifecycle.invalidate.name { heard.withLock { $0 += 1 } }
+        }
+        defer { watched.shutdown() }
+        let other = try PluginTestSupport.startPool(spec)
+        defer { other.shutdown() }
+        var disable = UpdateClientParams(clientID: "c")
+        disable.enabled = false
+        _ = try await other.call(ClientStore.update, disable)  // Well inside the watcher's first second.
+        #expect(PluginTestSupport.eventually(timeout: .seconds(4)) { heard.withLock { $0 } > 0 },
+                "\(store): a change made in the first polling interval was never announced")
+    }
+
     @Test(arguments: StoreUnderTest.all)
     func invalidUTF8OnTheWireIsAParseErrorAndTheStoreCarriesOn(store: StoreUnderTest) throws {
         let directory = TemporaryDirectory()
