@@ -22,24 +22,33 @@ import Testing
         }
         let wrongSecret = request("real-client-0001")
         let unknown = request("fake-client-0001")  // Same length, so the only difference is whether it exists.
-        var samples: [String: [Double]] = ["wrong": [], "unknown": []]
-        for round in 0..<600 {
-            // Interleave, alternating which goes first, so drift and noise hit both alike.
-            for (label, text) in round % 2 == 0 ? [("wrong", wrongSecret), ("unknown", unknown)] : [("unknown", unknown), ("wrong", wrongSecret)] {
-                let start = MonotonicTime.now()
-                client.send(text)
-                let response = client.readResponses(1)
-                let elapsed = Double(MonotonicTime.now().since(start).nanosecondsClamped) / 1000
-                #expect(response.first?.status == 401)
-                if round >= 50 { samples[label]!.append(elapsed) }  // The first rounds warm caches.
+        /// The low end (10th percentile) of each kind's response times: other work on the machine only ever adds
+        /// time, so the low end moves least when the rest of the suite runs beside this test (the median moved by
+        /// ~50 µs under the soak test's load), while a real difference in work shifts every percentile alike.
+        func measure() -> (wrong: Double, missing: Double) {
+            var samples: [String: [Double]] = ["wrong": [], "unknown": []]
+            for round in 0..<600 {
+                // Interleave, alternating which goes first, so drift and noise hit both alike.
+                for (label, text) in round % 2 == 0 ? [("wrong", wrongSecret), ("unknown", unknown)] : [("unknown", unknown), ("wrong", wrongSecret)] {
+                    let start = MonotonicTime.now()
+                    client.send(text)
+                    let response = client.readResponses(1)
+                    let elapsed = Double(MonotonicTime.now().since(start).nanosecondsClamped) / 1000
+                    #expect(response.first?.status == 401)
+                    if round >= 50 { samples[label]!.append(elapsed) }  // The first rounds warm caches.
+                }
             }
+            func lowEnd(_ values: [Double]) -> Double { values.sorted()[values.count / 10] }
+            return (lowEnd(samples["wrong"]!), lowEnd(samples["unknown"]!))
         }
-        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-        let wrong = median(samples["wrong"]!)
-        let missing = median(samples["unknown"]!)
-        let difference = abs(wrong - missing)
-        // Interleaved medians of 550 samples agree to about 1 µs here. Skipping the verifier work for unknown
-        // ids (tried on purpose) opened a 60 µs gap; allow 5% of the median or 15 µs, whichever is larger.
-        #expect(difference < max(0.05 * max(wrong, missing), 15), "median wrong secret \(wrong) µs vs unknown client \(missing) µs")
+        // Interleaved figures of 550 samples agree to about 1 µs here. Skipping the verifier work for unknown ids
+        // (tried on purpose) opened a 60 µs gap; allow 5% or 15 µs, whichever is larger. A real leak is there on
+        // every measurement: one more try is allowed before calling it one.
+        func withinTolerance(_ figures: (wrong: Double, missing: Double)) -> Bool {
+            abs(figures.wrong - figures.missing) < max(0.05 * max(figures.wrong, figures.missing), 15)
+        }
+        var figures = measure()
+        if !withinTolerance(figures) { figures = measure() }
+        #expect(withinTolerance(figures), "10th percentile: wrong secret \(figures.wrong) µs vs unknown client \(figures.missing) µs")
     }
 }
