@@ -90,6 +90,9 @@ public struct HTTPRequestParser: Sendable {
                     if rest.count > Self.maxChunkLineBytes { return (consumed, .failure(.badRequest("chunk size line too long"))) }
                     return (consumed, .needMore)
                 }
+                // As for trailers: a complete line is held to the limit the same line arriving slowly would meet
+                // (a line and its CR are what is buffered while the LF has not come yet). Found by fuzzing.
+                guard lineEnd + 1 <= Self.maxChunkLineBytes else { return (consumed, .failure(.badRequest("chunk size line too long"))) }
                 guard let size = Self.chunkSize(UnsafeRawBufferPointer(rebasing: rest[0..<lineEnd])) else {
                     return (consumed, .failure(.badRequest("invalid chunk size")))
                 }
