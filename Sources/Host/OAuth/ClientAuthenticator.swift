@@ -49,6 +49,28 @@ struct ClientAuthenticator: Sendable {
         }
     }
 
+    /// For the endpoints that take a `token` and client credentials (revocation RFC 7009 §2.1, introspection
+    /// RFC 7662 §2.1): parses both, authenticates the client, and answers every refusal itself (recorded as
+    /// `client.refused` on `route`). `next` runs only for an authenticated client.
+    func authenticateTokenRequest(_ request: HTTPRequest, context: RequestContext, route: String,
+                                  completion: @escaping @Sendable (HTTPResponse) -> Void,
+                                  next: @escaping @Sendable (_ token: String, _ client: ClientRecord) -> Void)
+    {
+        let parsed = OAuthForm.tokenAndCredentials(request)
+        guard case .success(let (tokenText, credentials)) = parsed else {
+            if case .failure(let error) = parsed { completion(error.response) }
+            return
+        }
+        authenticate(credentials, context: context) { outcome in
+            switch outcome {
+            case .failure(let refusal):
+                record(refusal, audit: "client.refused", route: route, context: context)
+                completion(refusal.error.response)
+            case .success(let client): next(tokenText, client)
+            }
+        }
+    }
+
     /// Counts and audits a refusal; `audit` names the event (`token.refused`, `client.refused`).
     func record(_ refusal: Refusal, audit: String, route: String, context: RequestContext) {
         let error = refusal.error

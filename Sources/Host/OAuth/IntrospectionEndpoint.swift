@@ -9,32 +9,23 @@ struct IntrospectionEndpoint: Sendable {
     let validator: TokenValidator
 
     func handle(_ request: HTTPRequest, context: RequestContext, completion: @escaping @Sendable (HTTPResponse) -> Void) {
-        let parsed = OAuthForm.tokenAndCredentials(request)
-        guard case .success(let (tokenText, credentials)) = parsed else {
-            if case .failure(let error) = parsed { completion(error.response) }
-            return
-        }
-        authenticator.authenticate(credentials, context: context) { outcome in
-            switch outcome {
-            case .failure(let refusal):
-                authenticator.record(refusal, audit: "client.refused", route: "introspect", context: context)
-                completion(refusal.error.response)
-            case .success(let caller) where !caller.allowedScopes.contains(Self.scope):
-                completion(OAuthError(code: "unauthorized_client", description: "introspection needs a client allowed scope '\(Self.scope)'",
-                                      status: 403, auditReason: "not_allowed_to_introspect").response)
-            case .success:
-                validator.validate(tokenText[...]) { result in
-                    switch result {
-                    case .unavailable: completion(OAuthError.unavailable("store_unavailable").response)
-                    case .invalid: completion(Self.answer(["active": false]))
-                    case .valid(let token, _):
-                        completion(Self.answer([
-                            "active": true, "scope": .string(token.scopes.joined(separator: " ")), "client_id": .string(token.clientID),
-                            "sub": .string(token.clientID), "aud": .string(token.audience), "iss": .string(token.issuer),
-                            "exp": .int(token.expiresAt), "iat": .int(token.issuedAt), "nbf": .int(token.issuedAt),
-                            "jti": .string(token.tokenID), "token_type": "Bearer",
-                        ]))
-                    }
+        authenticator.authenticateTokenRequest(request, context: context, route: "introspect", completion: completion) {
+            tokenText, caller in
+            guard caller.allowedScopes.contains(Self.scope) else {
+                return completion(OAuthError(code: "unauthorized_client", description: "introspection needs a client allowed scope '\(Self.scope)'",
+                                             status: 403, auditReason: "not_allowed_to_introspect").response)
+            }
+            validator.validate(tokenText[...]) { result in
+                switch result {
+                case .unavailable: completion(OAuthError.unavailable("store_unavailable").response)
+                case .invalid: completion(Self.answer(["active": false]))
+                case .valid(let token, _):
+                    completion(Self.answer([
+                        "active": true, "scope": .string(token.scopes.joined(separator: " ")), "client_id": .string(token.clientID),
+                        "sub": .string(token.clientID), "aud": .string(token.audience), "iss": .string(token.issuer),
+                        "exp": .int(token.expiresAt), "iat": .int(token.issuedAt), "nbf": .int(token.issuedAt),
+                        "jti": .string(token.tokenID), "token_type": "Bearer",
+                    ]))
                 }
             }
         }

@@ -11,18 +11,8 @@ struct RevocationEndpoint: Sendable {
     let logger: Logger
 
     func handle(_ request: HTTPRequest, context: RequestContext, completion: @escaping @Sendable (HTTPResponse) -> Void) {
-        let parsed = OAuthForm.tokenAndCredentials(request)
-        guard case .success(let (tokenText, credentials)) = parsed else {
-            if case .failure(let error) = parsed { completion(error.response) }
-            return
-        }
-        authenticator.authenticate(credentials, context: context) { outcome in
-            switch outcome {
-            case .failure(let refusal):
-                authenticator.record(refusal, audit: "client.refused", route: "revoke", context: context)
-                completion(refusal.error.response)
-            case .success(let client): revoke(tokenText, by: client, context: context, completion)
-            }
+        authenticator.authenticateTokenRequest(request, context: context, route: "revoke", completion: completion) {
+            tokenText, client in revoke(tokenText, by: client, context: context, completion)
         }
     }
 
