@@ -102,17 +102,16 @@ public final class Gatehouse: Sendable {
             bearer.invalidate()
             tokens.invalidateDecisions()
         }
-        let router = Router(tokenEndpoint: tokens,
-                            revocation: RevocationEndpoint(authenticator: authenticator, codec: codec, revocations: revocations,
-                                                           store: storeEndpoint, logger: logger),
-                            introspection: IntrospectionEndpoint(authenticator: authenticator, validator: validator),
-                            discovery: .json(200, Discovery.document(issuer: config.effectiveIssuer), headers: [("Cache-Control", "max-age=300")]),
-                            bearer: bearer,
-                            forwardAuth: ForwardAuth(bearer: bearer, trustedProxies: config.trustedProxies),
-                            metrics: metrics, plugins: [store, policy])
+        let router = Router(.init(issuer: config.effectiveIssuer, tokenEndpoint: tokens,
+                                  revocation: RevocationEndpoint(authenticator: authenticator, codec: codec, revocations: revocations,
+                                                                 store: storeEndpoint, logger: logger),
+                                  introspection: IntrospectionEndpoint(authenticator: authenticator, validator: validator),
+                                  bearer: bearer, forwardAuth: ForwardAuth(bearer: bearer, trustedProxies: config.trustedProxies),
+                                  metrics: metrics, plugins: [store, policy]))
         do {
             server = try HTTPServer(host: config.listenHost, port: config.listenPort, limits: config.http, responder: router,
-                                    observer: RequestObserver(metrics: metrics, logger: logger, accessLog: config.accessLog))
+                                    observer: RequestObserver(metrics: metrics, logger: logger, accessLog: config.accessLog,
+                                                              routeLabel: router.routeLabel))
         } catch {
             store.shutdown()
             policy.shutdown()

@@ -5,11 +5,13 @@ struct RequestObserver: HTTPObserver {
     let metrics: GatehouseMetrics
     let logger: Logger
     let accessLog: Bool
+    /// The route table's label for a path (`Router.routeLabel`): bounded, so metrics keep a fixed label set.
+    let routeLabel: @Sendable (Substring) -> String
 
     private static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
     func requestCompleted(_ request: HTTPRequest?, _ response: HTTPResponse, context: RequestContext, duration: Duration) {
-        let route = request.map { Router.routeLabel($0.path) } ?? "unparsed"
+        let route = request.map { routeLabel($0.path) } ?? "unparsed"
         let method = request.map { Self.knownMethods.contains($0.method) ? $0.method : "OTHER" } ?? "NONE"
         metrics.httpRequests.increment([route, method, String(response.status)])
         metrics.httpDuration.observe([route], duration.secondsDouble)

@@ -1,18 +1,16 @@
 import PluginProtocol
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414): what this server is and does, built from the
-/// issuer and the routes actually served.
+/// issuer and the endpoints the route table actually serves.
 enum Discovery {
     static let path = "/.well-known/oauth-authorization-server"
 
-    static func document(issuer: String) -> JSONValue {
+    /// `endpoints`: (metadata member, path) for every served route that RFC 8414 §2 names.
+    static func document(issuer: String, endpoints: [(key: String, path: String)]) -> JSONValue {
         let base = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
         let methods: JSONValue = ["client_secret_basic", "client_secret_post"]
-        return [
+        var members: [String: JSONValue] = [
             "issuer": .string(issuer),
-            "token_endpoint": .string(base + Router.tokenPath),
-            "revocation_endpoint": .string(base + Router.revokePath),
-            "introspection_endpoint": .string(base + Router.introspectPath),
             "grant_types_supported": ["client_credentials"],
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": methods,
@@ -20,5 +18,7 @@ enum Discovery {
             "introspection_endpoint_auth_methods_supported": methods,
             "scopes_supported": ["metrics", .string(IntrospectionEndpoint.scope)],
         ]
+        for endpoint in endpoints { members[endpoint.key] = .string(base + endpoint.path) }
+        return .object(members)
     }
 }
