@@ -8,14 +8,16 @@ let server = PluginServer(name: "file-store", version: BuildInfo.version, role: 
 var watcher: FileWatcher?
 
 server.onInitialize { params in
-    guard let path = params.config["path"]?.stringValue, !path.isEmpty else {
+    let (path, readOnly, reloadMs, authCache) = try params.readConfig { config throws(JSONShapeError) in
+        (try config.optionalString("path"), try config.optionalBool("readOnly") ?? false,
+         try config.optionalInt("reloadMs", in: 1...3_600_000) ?? 1000, try StoreService.authCacheMilliseconds(config))
+    }
+    guard let path, !path.isEmpty else {
         throw RPCError(.invalidParams, "file-store needs config.path, the clients file")
     }
-    let readOnly = params.config["readOnly"]?.boolValue ?? false
     let backend = try FileStoreBackend(path: path, readOnly: readOnly)
-    let authCache = try StoreService.authCacheMilliseconds(config: params.config)
     StoreService(backend: backend, authCacheMilliseconds: authCache).register(on: server)
-    let interval = Int(max(50, params.config["reloadMs"]?.intValue ?? 1000))
+    let interval = Int(max(50, reloadMs))
     watcher = FileWatcher(backend: backend, interval: .milliseconds(interval), notifier: server.notifier)
     PluginLog.info("opened clients file", ["store.path": .string(path), "store.read_only": .bool(readOnly)])
 }

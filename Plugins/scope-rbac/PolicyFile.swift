@@ -49,6 +49,23 @@ final class PolicyFile: Sendable {
         }
     }
 
+    /// Re-reads the file at once (the host's SIGHUP, forwarded as `reload`). Returns whether a file policy
+    /// was loaded; a broken file throws and the last good policy stays in force.
+    func reloadNow() throws(RPCError) -> Bool {
+        guard let path else { return false }
+        let identity = Self.identity(path)
+        do {
+            let policy = try Self.load(path)
+            current.withLock { $0 = (PolicyEngine(policy: policy), identity, nil) }
+            PluginLog.info("policy reloaded", ["policy.path": .string(path), "policy.resources": .int(Int64(policy.resources.count))])
+            return true
+        } catch {
+            current.withLock { $0.reportedBroken = identity }
+            PluginLog.error("policy file is invalid; keeping the last good policy", ["policy.path": .string(path), "error": .string("\(error)")])
+            throw RPCError(.policyInvalid, "policy \(path): \(error)")
+        }
+    }
+
     private static func load(_ path: String) throws -> PolicyDocument {
         guard let bytes = readFile(path) else { throw PolicyDocument.Invalid(description: "cannot read the file") }
         return try PolicyDocument(text: bytes)

@@ -9,14 +9,16 @@ var backend: SQLiteStoreBackend?
 var watcher: ChangeWatcher?
 
 server.onInitialize { params in
-    guard let path = params.config["path"]?.stringValue, !path.isEmpty else {
+    let (path, pollMilliseconds, authCache) = try params.readConfig { config throws(JSONShapeError) in
+        (try config.optionalString("path"), Int(try config.optionalInt("changePollMs", in: 1...3_600_000) ?? 500),
+         try StoreService.authCacheMilliseconds(config))
+    }
+    guard let path, !path.isEmpty else {
         throw RPCError(.invalidParams, "sqlite-store needs config.path, the database file")
     }
     let opened = try SQLiteStoreBackend(path: path)
     backend = opened
-    let authCache = try StoreService.authCacheMilliseconds(config: params.config)
     StoreService(backend: opened, authCacheMilliseconds: authCache).register(on: server)
-    let pollMilliseconds = Int(params.config["changePollMs"]?.intValue ?? 500)
     let notifier = server.notifier
     watcher = try ChangeWatcher(path: path, interval: .milliseconds(max(50, pollMilliseconds))) {
         notifier.notify(Lifecycle.invalidate, InvalidateParams(clientIDs: []))

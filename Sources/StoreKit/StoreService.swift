@@ -33,6 +33,11 @@ public final class StoreService {
         return milliseconds
     }
 
+    /// Reads `authCacheMs` from a store's config reader (strict config, `InitializeParams.readConfig`).
+    public static func authCacheMilliseconds(_ config: ConfigReader, default defaultValue: Int64 = 5_000) throws(JSONShapeError) -> Int64 {
+        try config.optionalInt("authCacheMs", in: 0...maxAuthCacheMilliseconds) ?? defaultValue
+    }
+
     /// Registers every store method on `server`; handlers run on its serve thread.
     public func register(on server: PluginServer) {
         // A change made through this process is announced before its answer, so the host never serves a

@@ -9,6 +9,14 @@ struct StoreUnderTest: CustomStringConvertible, Sendable {
     let command: String
     let arguments: [String]
     let fileName: String
+    /// The key of its change-poll interval, if it has one: stores refuse config keys they do not know.
+    var pollKey: String? {
+        switch description {
+        case "sqlite-store": return "changePollMs"
+        case "file-store": return "reloadMs"
+        default: return nil
+        }
+    }
 
     static var all: [StoreUnderTest] {
         var stores = [
@@ -31,8 +39,10 @@ struct StoreUnderTest: CustomStringConvertible, Sendable {
     func spec(in directory: String, extraConfig: [String: JSONValue] = [:]) -> PluginSpec {
         var spec = PluginSpec(name: "store", role: .store, command: command)
         spec.arguments = arguments
-        var config: [String: JSONValue] = ["path": .string(directory + "/" + fileName), "changePollMs": 100, "reloadMs": 100]
-        config.merge(extraConfig) { _, new in new }
+        var config: [String: JSONValue] = ["path": .string(directory + "/" + fileName)]
+        if let pollKey { config[pollKey] = 100 }
+        // A poll interval given for the other kind of store is dropped, not sent to a store that refuses it.
+        config.merge(extraConfig.filter { ($0.key != "changePollMs" && $0.key != "reloadMs") || $0.key == pollKey }) { _, new in new }
         spec.config = .object(config)
         spec.shutdownGrace = .seconds(2)
         spec.restart.initialBackoff = .milliseconds(20)

@@ -25,6 +25,8 @@ class RPCError(Exception):
 
 class NetworkPolicy:
     def __init__(self, config):
+        for key in sorted(set(config) - {"rules", "cacheTtlMs"}):  # a typo must not be ignored
+            raise RPCError(-32602, f"unknown key '{key}' in the policy config")
         self.rules = []
         for index, rule in enumerate(config.get("rules", [])):
             try:

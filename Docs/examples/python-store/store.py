@@ -239,7 +239,10 @@ def main():
             if method == "initialize":
                 if 1 not in params.get("protocolVersions", []):
                     raise RPCError(-32003, "python-store speaks protocol version 1")
-                path = (params.get("config") or {}).get("path")
+                config = params.get("config") or {}
+                for key in sorted(set(config) - {"path"}):  # a typo must not be ignored
+                    raise RPCError(-32602, f"unknown key 'plugins.{(params.get('plugin') or {}).get('name', 'store')}.config.{key}'")
+                path = config.get("path")
                 if not isinstance(path, str) or not path:
                     raise RPCError(-32602, "python-store needs config.path")
                 store = Store(path)

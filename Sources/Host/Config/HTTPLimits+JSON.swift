@@ -1,9 +1,9 @@
 import PluginProtocol
 
 extension HTTPLimits {
-    init(json: JSONValue) throws(JSONShapeError) {
+    /// Reads the `http` object; its caller's `finish()` refuses keys not read here.
+    init(config reader: ConfigReader) throws(JSONShapeError) {
         self.init()
-        let reader = try JSONObjectReader(json, what: "http")
         threads = Int(try reader.optionalInt("threads") ?? 0)
         maxConnections = Int(try reader.optionalInt("max_connections") ?? Int64(maxConnections))
         maxHeaderBytes = Int(try reader.optionalInt("max_header_bytes") ?? Int64(maxHeaderBytes))

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import PluginProtocol
 
 /// Everything `gatehouse serve` and the CLI need, from a JSON file, environment overrides and flags,
@@ -32,24 +33,18 @@ public struct HostConfig: Sendable {
         policy = PluginSpec(name: "policy", role: .policy, command: "gatehouse-scope-rbac")
     }
 
-    public var effectiveIssuer: String { issuer ?? "http://\(listenHost):\(listenPort)" }
+    public var effectiveIssuer: String { issuer ?? "http://\(Self.authority(listenHost, listenPort))" }
+
+    /// `host:port`, with an IPv6 address in brackets (RFC 3986 §3.2.2): `[::1]:8080`, never `::1:8080`.
+    public static func authority(_ host: String, _ port: UInt16) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
 
     /// Loads the file at `path` (if any), then applies `GATEHOUSE_*` environment overrides.
     public static func load(path: String?, environment: [String: String]) throws(Error) -> HostConfig {
         var config = HostConfig()
         if let path {
-            let contents: Data
-            do {
-                contents = try Data(contentsOf: URL(fileURLWithPath: path))
-            } catch {
-                throw Error(description: "cannot read config \(path): \(error.localizedDescription)")
-            }
-            let json: JSONValue
-            do {
-                json = try JSONParser.parse(Array(contents))
-            } catch {
-                throw Error(description: "config \(path) is not valid JSON: \(error)")
-            }
+            let json = try readJSON(path)
             do {
                 try config.apply(json)
             } catch {
@@ -78,13 +73,41 @@ public struct HostConfig: Sendable {
         listenPort = port
     }
 
-    private mutating func apply(_ json: JSONValue) throws(JSONShapeError) {
-        let reader = try JSONObjectReader(json, what: "config")
-        let known: Set<String> = ["listen", "data_dir", "issuer", "audience", "token", "log_level", "access_log", "http", "plugins",
-                                   "trusted_proxies", "rate_limit"]
-        if let unknown = reader.members.keys.first(where: { !known.contains($0) }) {
-            throw JSONShapeError("unknown key '\(unknown)'")
+    /// Reads the config file, with errors an operator can act on: the path when it cannot be read, the line
+    /// and column when it is not JSON.
+    private static func readJSON(_ path: String) throws(Error) -> JSONValue {
+        let contents: Data
+        do {
+            contents = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            var info = stat()
+            let reason = stat(path, &info) != 0 ? String(cString: strerror(errno)) : "not readable (\(error.localizedDescription))"
+            throw Error(description: "cannot read config file \(path): \(reason)")
         }
+        let bytes = Array(contents)
+        do {
+            return try JSONParser.parse(bytes)
+        } catch {
+            let (line, column) = Self.position(of: error.offset, in: bytes)
+            throw Error(description: "config \(path) is not valid JSON: \(error.message) at line \(line), column \(column)")
+        }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    static func position(of offset: Int, in bytes: [UInt8]) -> (line: Int, column: Int) {
+        var line = 1
+        var lineStart = 0
+        for index in 0..<min(offset, bytes.count) where bytes[index] == UInt8(ascii: "\n") {
+            line += 1
+            lineStart = index + 1
+        }
+        let prefix = bytes[lineStart..<min(max(offset, lineStart), bytes.count)]
+        return (line, String(decoding: prefix, as: UTF8.self).count + 1)
+    }
+
+    /// Every key is declared where it is read (`ConfigReader`), and `finish()` refuses the rest, at every level.
+    private mutating func apply(_ json: JSONValue) throws(JSONShapeError) {
+        let reader = try ConfigReader(json)
         if let listen = try reader.optionalString("listen") {
             do { try setListen(listen) } catch { throw JSONShapeError(error.description) }
         }
@@ -98,31 +121,25 @@ public struct HostConfig: Sendable {
             }
             logLevel = parsed
         }
-        if let token = reader.members["token"] {
-            let tokenReader = try JSONObjectReader(token, what: "token")
+        if let tokenReader = try reader.object("token") {
             defaultTokenLifetime = try tokenReader.optionalInt("default_lifetime_seconds") ?? defaultTokenLifetime
             maxTokenLifetime = try tokenReader.optionalInt("max_lifetime_seconds") ?? maxTokenLifetime
             guard (1...31_536_000).contains(maxTokenLifetime), (1...maxTokenLifetime).contains(defaultTokenLifetime)
             else { throw JSONShapeError("token lifetimes must be 1 s to 1 year, default <= max") }
         }
-        if let limits = reader.members["http"] { http = try HTTPLimits(json: limits) }
-        if let limits = reader.members["rate_limit"] { rateLimits = try RateLimits(json: limits) }
+        if let limits = try reader.object("http") { http = try HTTPLimits(config: limits) }
+        if let limits = try reader.object("rate_limit") { rateLimits = try RateLimits(config: limits) }
         if let proxies = try reader.optionalStrings("trusted_proxies") {
             trustedProxies = try proxies.map { text throws(JSONShapeError) in
                 guard let network = IPNetwork(text) else { throw JSONShapeError("trusted_proxies: '\(text)' is not an address or CIDR network") }
                 return network
             }
         }
-        if let plugins = reader.members["plugins"] {
-            let pluginReader = try JSONObjectReader(plugins, what: "plugins")
-            if let entry = pluginReader.members["store"] { store = try PluginSpec(name: "store", role: .store, json: entry) }
-            if let entry = pluginReader.members["policy"] {
-                policy = try PluginSpec(name: "policy", role: .policy, json: entry)
-            }
-            if let unknown = pluginReader.members.keys.first(where: { $0 != "store" && $0 != "policy" }) {
-                throw JSONShapeError("unknown plugin slot '\(unknown)' (expected store, policy)")
-            }
+        if let plugins = try reader.object("plugins") {
+            if let entry = try plugins.object("store") { store = try PluginSpec(name: "store", role: .store, config: entry) }
+            if let entry = try plugins.object("policy") { policy = try PluginSpec(name: "policy", role: .policy, config: entry) }
         }
+        try reader.finish()
     }
 
     /// Fills in what the zero-config plugins need from the data directory, unless the config set it.
@@ -152,17 +169,15 @@ public struct RateLimits: Sendable {
 
     public init() {}
 
-    init(json: JSONValue) throws(JSONShapeError) {
-        let reader = try JSONObjectReader(json, what: "rate_limit")
+    init(config reader: ConfigReader) throws(JSONShapeError) {
         perClient = try Self.limits(reader, "per_client", default: perClient)
         perAddress = try Self.limits(reader, "per_address", default: perAddress)
     }
 
-    private static func limits(_ reader: JSONObjectReader, _ key: String, default value: FailureRateLimiter.Limits)
+    private static func limits(_ reader: ConfigReader, _ key: String, default value: FailureRateLimiter.Limits)
         throws(JSONShapeError) -> FailureRateLimiter.Limits
     {
-        guard let entry = reader.members[key] else { return value }
-        let limits = try JSONObjectReader(entry, what: "rate_limit.\(key)")
+        guard let limits = try reader.object(key) else { return value }
         let burst = try limits.optionalInt("burst") ?? Int64(value.burst)
         let perMinute = try limits.optionalInt("per_minute") ?? Int64(value.refillPerSecond * 60)
         guard burst >= 0, perMinute >= 0 else { throw JSONShapeError("rate_limit.\(key): burst and per_minute must not be negative") }

@@ -48,41 +48,55 @@ public struct RestartPolicy: Sendable, Equatable {
 }
 
 extension PluginSpec {
-    /// Reads a config entry such as
-    /// `{"command": "gatehouse-sqlite-store", "args": [], "env": {}, "config": {}, "pool": 1,
-    ///   "call_timeout_ms": 5000, "start_timeout_ms": 10000}`.
-    public init(name: String, role: PluginRole?, json: JSONValue) throws(JSONShapeError) {
-        let reader = try JSONObjectReader(json, what: "plugin '\(name)'")
-        self.init(name: name, role: role, command: try reader.string("command"))
-        arguments = try reader.optionalStrings("args") ?? []
-        if let env = reader.members["env"] {
-            guard let object = env.objectValue else { throw JSONShapeError("field 'env' must be an object") }
-            for (key, value) in object {
-                guard let text = value.stringValue else { throw JSONShapeError("env '\(key)' must be a string") }
-                environment[key] = text
-            }
-        }
-        config = reader.members["config"] ?? .object([:])
-        if let pool = try reader.optionalInt("pool") {
-            guard (1...64).contains(pool) else { throw JSONShapeError("field 'pool' must be between 1 and 64") }
-            poolSize = Int(pool)
-        }
-        callTimeout = try Self.milliseconds(reader, "call_timeout_ms", default: callTimeout)
-        startTimeout = try Self.milliseconds(reader, "start_timeout_ms", default: startTimeout)
-        shutdownGrace = try Self.milliseconds(reader, "shutdown_grace_ms", default: shutdownGrace)
-        if let max = try reader.optionalInt("max_line_bytes") {
-            guard (1024...(64 << 20)).contains(max) else {
-                throw JSONShapeError("field 'max_line_bytes' must be between 1024 and 67108864")
-            }
-            maxLineLength = Int(max)
+    /// The command a slot runs when its config entry names none (Docs/configuration.md).
+    public static func defaultCommand(for role: PluginRole?) -> String? {
+        switch role {
+        case .some(.store): return "gatehouse-sqlite-store"
+        case .some(.policy): return "gatehouse-scope-rbac"
+        default: return nil
         }
     }
 
-    private static func milliseconds(_ reader: JSONObjectReader, _ key: String, default value: Duration)
+    /// Reads a config entry such as
+    /// `{"command": "gatehouse-sqlite-store", "args": [], "env": {}, "config": {}, "pool": 1,
+    ///   "call_timeout_ms": 5000, "start_timeout_ms": 10000}`; unknown keys are refused by the caller's
+    /// `finish()`. The plugin's own `config` is passed on verbatim: the plugin refuses its unknown keys.
+    public init(name: String, role: PluginRole?, config reader: ConfigReader) throws(JSONShapeError) {
+        guard let command = try reader.optionalString("command") ?? Self.defaultCommand(for: role) else {
+            throw JSONShapeError("'\(reader.name("command"))' is required")
+        }
+        guard !command.isEmpty else { throw JSONShapeError("'\(reader.name("command"))' must not be empty") }
+        self.init(name: name, role: role, command: command)
+        arguments = try reader.optionalStrings("args") ?? []
+        if let env = try reader.object("env") {
+            for key in env.members.keys.sorted() {
+                env.accept(key)
+                guard let text = try env.optionalString(key) else { throw JSONShapeError("'\(env.name(key))' must be a string") }
+                environment[key] = text
+            }
+        }
+        if let value = reader.value("config"), !value.isNull {
+            guard value.objectValue != nil else { throw JSONShapeError("'\(reader.name("config"))' must be an object, got \(value.typeName)") }
+            config = value
+        }
+        if let pool = try reader.optionalInt("pool", in: 1...64) { poolSize = Int(pool) }
+        callTimeout = try Self.milliseconds(reader, "call_timeout_ms", default: callTimeout)
+        startTimeout = try Self.milliseconds(reader, "start_timeout_ms", default: startTimeout)
+        shutdownGrace = try Self.milliseconds(reader, "shutdown_grace_ms", default: shutdownGrace)
+        if let max = try reader.optionalInt("max_line_bytes", in: 1024...(64 << 20)) { maxLineLength = Int(max) }
+    }
+
+    /// Reads a standalone entry (tests, tools): the same as above, refusing unknown keys.
+    public init(name: String, role: PluginRole?, json: JSONValue) throws(JSONShapeError) {
+        let reader = try ConfigReader(json, path: "plugins.\(name)")
+        try self.init(name: name, role: role, config: reader)
+        try reader.finish()
+    }
+
+    private static func milliseconds(_ reader: ConfigReader, _ key: String, default value: Duration)
         throws(JSONShapeError) -> Duration
     {
-        guard let ms = try reader.optionalInt(key) else { return value }
-        guard (1...3_600_000).contains(ms) else { throw JSONShapeError("field '\(key)' must be 1..3600000") }
+        guard let ms = try reader.optionalInt(key, in: 1...3_600_000) else { return value }
         return .milliseconds(ms)
     }
 }

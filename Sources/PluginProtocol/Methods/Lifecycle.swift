@@ -6,6 +6,10 @@ public enum Lifecycle {
     public static let shutdown = Method<Empty, Empty>("shutdown")
     /// Tells the plugin to exit now (status 0 after `shutdown`, 1 without).
     public static let exit = Notification<Empty>("exit")
+    /// Optional: re-read the plugin's own configuration now (the host sends it to every process when it gets
+    /// SIGHUP). An error means the reload failed and the plugin keeps what it had; a plugin without it
+    /// answers -32601, which the host logs and ignores.
+    public static let reload = Method<Empty, ReloadResult>("reload")
     /// Sent by a plugin: tells the host that cached answers about these clients are stale.
     public static let invalidate = Notification<InvalidateParams>("invalidate")
 
@@ -106,4 +110,23 @@ public struct InvalidateParams: JSONCodable, Equatable {
         clientIDs = try JSONObjectReader(json, what: "params").optionalStrings("clientIds") ?? []
     }
     public var json: JSONValue { ["clientIds": .array(clientIDs.map { .string($0) })] }
+}
+
+/// The answer to `reload`: whether anything changed, and what was re-read (for the host's log).
+public struct ReloadResult: JSONCodable, Equatable {
+    public var changed: Bool
+    public var detail: String
+
+    public init(changed: Bool, detail: String = "") {
+        self.changed = changed
+        self.detail = detail
+    }
+
+    public init(json: JSONValue) throws(JSONShapeError) {
+        let reader = try JSONObjectReader(json, what: "result")
+        changed = try reader.optionalBool("changed") ?? false
+        detail = try reader.optionalString("detail") ?? ""
+    }
+
+    public var json: JSONValue { ["changed": .bool(changed), "detail": .string(detail)] }
 }
