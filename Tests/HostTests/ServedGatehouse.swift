@@ -48,6 +48,19 @@ final class ServedGatehouse {
         }
     }
 
+    /// Sends `signal` to the served process (SIGHUP to reload).
+    func signal(_ signal: Int32) {
+        if let process { kill(process.processIdentifier, signal) }
+    }
+
+    var isRunning: Bool { process?.isRunning ?? false }
+
+    /// Replaces the config file the host was started with (for a reload).
+    func rewriteConfig(_ config: String) throws {
+        guard let configPath else { throw TestFailure("started without a config file") }
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
     func stop() {
         guard let process, process.isRunning else { return }
         kill(process.processIdentifier, SIGTERM)

@@ -11,8 +11,10 @@ public final class Gatehouse: Sendable {
     public let store: PluginPool
     public let policy: PluginPool
     public let metrics: GatehouseMetrics
-    private let logger: Logger
+    let logger: Logger
     private let maintenance: MaintenanceTimer
+    /// What SIGHUP can change while serving (Gatehouse+Reload.swift).
+    let reloadTargets: ReloadTargets
 
     public struct StartError: Error, CustomStringConvertible {
         public let description: String
@@ -73,6 +75,7 @@ public final class Gatehouse: Sendable {
         let bearer = BearerAuthenticator(validator: validator, policy: policyEndpoint, metrics: metrics, logger: logger)
         let limiter = FailureRateLimiter(perClient: config.rateLimits.perClient, perAddress: config.rateLimits.perAddress)
         let authenticator = ClientAuthenticator(directory: directory, limiter: limiter, metrics: metrics, logger: logger)
+        reloadTargets = ReloadTargets(config: config, limiter: limiter, reloadSigningKeys: { codec.reloadIfChanged() })
         invalidations.subscribe { ids in
             directory.invalidate(ids)
             bearer.invalidate()
@@ -121,7 +124,7 @@ public final class Gatehouse: Sendable {
             revocations.sync(from: storeEndpoint)
             codec.reloadIfChanged()
         }
-        logger.info("gatehouse ready", ["http.listen": .string("\(config.listenHost):\(server.port)"),
+        logger.info("gatehouse ready", ["http.listen": .string(HostConfig.authority(config.listenHost, server.port)),
                                         "gatehouse.version": .string(BuildInfo.version),
                                         "gatehouse.data_dir": .string(config.dataDirectory),
                                         "gatehouse.startup_ms": .int(MonotonicTime.now().since(started).milliseconds)])

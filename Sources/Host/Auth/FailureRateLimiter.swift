@@ -37,17 +37,21 @@ public final class FailureRateLimiter: Sendable {
         var lastFailure: [String: (method: String, at: MonotonicTime)] = [:]
     }
 
-    let perClient: Limits
-    let perAddress: Limits
+    var perClient: Limits { limits.withLock { $0.perClient } }
+    var perAddress: Limits { limits.withLock { $0.perAddress } }
+    /// Changed by a reload (SIGHUP); buckets keep their fill and refill at the new rate from now on.
+    private let limits: Mutex<(perClient: Limits, perAddress: Limits)>
     let retryWindow: Duration = .seconds(2)
     private let maxEntries: Int
     private let state = Mutex(State())
 
     public init(perClient: Limits, perAddress: Limits, maxEntries: Int = 100_000) {
-        self.perClient = perClient
-        self.perAddress = perAddress
+        self.limits = Mutex((perClient, perAddress))
         self.maxEntries = maxEntries
     }
+
+    /// Applies new limits (a config reload).
+    public func update(perClient: Limits, perAddress: Limits) { limits.withLock { $0 = (perClient, perAddress) } }
 
     /// May this client id, from this address, try to authenticate now?
     public func check(clientID: String, address: String, now: MonotonicTime = .now()) -> Verdict {

@@ -34,6 +34,10 @@ public struct CommandLineArguments {
                 inlineValue = String(name[name.index(after: equals)...])
                 name = String(name[..<equals])
             }
+            // `--scope a --scope b` would keep one of them silently: refuse it.
+            if options[name] != nil || flags.contains(name) {
+                throw ParseError(description: "--\(name) given more than once")
+            }
             if valueOptions.contains(name) {
                 if let inlineValue {
                     options[name] = inlineValue
@@ -52,6 +56,15 @@ public struct CommandLineArguments {
     }
 
     public func value(_ name: String) -> String? { options[name] }
+
+    /// `--help` or `-h` anywhere before `--`: the command prints its usage and exits 0, whatever else is given.
+    public static func wantsHelp(_ arguments: [String]) -> Bool {
+        for argument in arguments {
+            if argument == "--" { return false }
+            if argument == "--help" || argument == "-h" { return true }
+        }
+        return false
+    }
     public func flag(_ name: String) -> Bool { flags.contains(name) }
 
     public func integer(_ name: String, in range: ClosedRange<Int64>) throws(ParseError) -> Int64? {

@@ -1,5 +1,6 @@
 import Glibc
 import PluginProtocol
+import Synchronization
 
 /// Structured JSON-lines logging: `{"ts":…,"level":…,"msg":…, fields…}` per record.
 ///
@@ -29,7 +30,9 @@ public struct Logger: Sendable {
     }
 
     public let sink: any LogSink
-    public var minimumLevel: Level
+    /// Shared by every copy made from this logger (`with`), so a reload (SIGHUP) changes them all.
+    private let level: LevelSetting
+    public var minimumLevel: Level { level.value }
     /// Fields added to every record from this logger.
     public var metadata: [String: JSONValue]
 
@@ -37,7 +40,7 @@ public struct Logger: Sendable {
                 metadata: [String: JSONValue] = [:])
     {
         self.sink = sink
-        self.minimumLevel = minimumLevel
+        self.level = LevelSetting(minimumLevel)
         self.metadata = metadata
     }
 
@@ -88,5 +91,20 @@ public struct Logger: Sendable {
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
             + "\(pad(Int32(spec.tv_nsec / 1_000_000), 3))Z"
+    }
+}
+
+extension Logger {
+    /// Changes the minimum level of this logger and of every copy made from it.
+    public func setMinimumLevel(_ newLevel: Level) { level.value = newLevel }
+
+    /// The minimum level, one atomic load on every log call.
+    final class LevelSetting: Sendable {
+        private let raw: Atomic<Int>
+        init(_ level: Level) { raw = Atomic(level.rawValue) }
+        var value: Level {
+            get { Level(rawValue: raw.load(ordering: .relaxed)) ?? .info }
+            set { raw.store(newValue.rawValue, ordering: .relaxed) }
+        }
     }
 }

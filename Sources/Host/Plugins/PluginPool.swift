@@ -78,6 +78,9 @@ public final class PluginPool: PluginEndpoint {
         }
     }
 
+    /// The connections of every ready process (for calls that must reach each one, such as `reload`).
+    var readyConnections: [PluginConnection] { supervisors.compactMap(\.readyConnection) }
+
     public var health: PluginHealth {
         PluginHealth(name: spec.name, processes: supervisors.map { supervisor in
             let status = supervisor.status
