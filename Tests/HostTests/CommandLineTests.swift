@@ -70,12 +70,16 @@ import Testing
 
     @Test func operatorChosenSecretsMustBeStrong() throws {
         let directory = TemporaryDirectory()
-        let weak = try gatehouse(["client", "add", "--name", "w", "--secret-stdin"], directory: directory, stdin: "hunter2\n")
+        let weak = try gatehouse(["client", "add", "--name", "w", "--scope", "metrics", "--secret-stdin"], directory: directory, stdin: "hunter2\n")
         #expect(weak.status == 1 && weak.stderr.contains("at least 32 characters"))
-        let strong = try gatehouse(["client", "add", "--name", "s", "--secret-stdin", "--json"], directory: directory,
+        let strong = try gatehouse(["client", "add", "--name", "s", "--scope", "metrics", "--secret-stdin", "--json"], directory: directory,
                                    stdin: StoreFixtures.secret + "\n")
         #expect(strong.status == 0)
-        #expect(try JSONParser.parse(strong.stdout)["client_secret"]?.stringValue == StoreFixtures.secret)
+        // The operator's own secret is not printed back (scrollback, CI logs), in JSON or in text.
+        #expect(try JSONParser.parse(strong.stdout)["client_secret"] == nil)
+        let text = try gatehouse(["client", "add", "--name", "t", "--scope", "metrics", "--secret-stdin"], directory: directory,
+                                 stdin: StoreFixtures.otherSecret + "\n")
+        #expect(text.status == 0 && !text.stdout.contains(StoreFixtures.otherSecret) && !text.stderr.contains(StoreFixtures.otherSecret))
     }
 
     @Test func usageAndConfigErrorsHaveTheirExitCodes() throws {

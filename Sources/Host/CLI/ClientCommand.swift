@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import Foundation
+import Glibc
 import PluginProtocol
 
 /// `gatehouse client …`: manage clients in whichever store the config names.
@@ -8,15 +9,16 @@ enum ClientCommand {
     private static let flagOptions: Set<String> = ["json", "secret-stdin"]
 
     static func run(_ raw: [String]) -> CommandLineTool.Exit {
-        guard let action = raw.first else {
-            CommandLineTool.printError("client needs an action: add, list, show, update, rotate-secret, disable, enable, remove")
+        let (action, rest) = CommandLineTool.splitCommand(raw)
+        guard !action.isEmpty, action != "help" else {
+            CommandLineTool.printError("client needs an action\n\n\(CommandUsage.client)")
             return .usage
         }
         let arguments: CommandLineArguments
         do {
-            arguments = try CommandLineArguments(Array(raw.dropFirst()), valueOptions: valueOptions, flagOptions: flagOptions)
+            arguments = try CommandLineArguments(rest, valueOptions: valueOptions, flagOptions: flagOptions)
         } catch {
-            CommandLineTool.printError(error.description)
+            CommandLineTool.printError("\(error.description) (gatehouse client \(action) --help lists its options)")
             return .usage
         }
         let outcome = execute(action, arguments)
@@ -80,7 +82,11 @@ enum ClientCommand {
 
     private static func add(_ arguments: CommandLineArguments, _ store: PluginSession, json: Bool) -> Result<Void, CLIError> {
         guard let name = arguments.value("name") else { return .failure(CLIError(.usage, "client add needs --name NAME")) }
+        guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { return .failure(CLIError(.usage, "--name must not be empty")) }
         let scopes = words(arguments.value("scope"))
+        guard !scopes.isEmpty else {
+            return .failure(CLIError(.usage, "client add needs --scope \"a b\": a client without scopes can never get a token"))
+        }
         let lifetime: Int64?
         let secret: String
         do {
@@ -97,15 +103,17 @@ enum ClientCommand {
         let client = ClientRecord(id: id, name: name, role: arguments.value("role") ?? "", allowedScopes: scopes,
                                   defaultScopes: arguments.value("default-scope").map(words) ?? scopes,
                                   tokenLifetime: lifetime, enabled: true, createdAt: 0, updatedAt: 0)
+        // A secret the operator supplied is not printed back: it would land in terminal scrollback and CI logs.
+        let shown = arguments.flag("secret-stdin") ? nil : secret
         return store.call(ClientStore.create, CreateClientParams(client: client, secret: secret)).map { result in
             if json {
-                print(JSONWriter.pretty(ClientOutput.json(result.client, secret: secret)), terminator: "")
+                print(JSONWriter.pretty(ClientOutput.json(result.client, secret: shown)), terminator: "")
             } else {
                 print("Created client \(result.client.id) (\(result.client.name))")
                 print("  client_id:     \(result.client.id)")
-                print("  client_secret: \(secret)")
+                print("  client_secret: \(shown ?? "(the one read from standard input)")")
                 print("  scopes:        \(ClientOutput.scopes(result.client))")
-                CommandLineTool.printError("warning: store the client secret now; it cannot be shown again.")
+                if shown != nil { CommandLineTool.printError("warning: store the client secret now; it cannot be shown again.") }
             }
         }
     }
@@ -127,6 +135,9 @@ enum ClientCommand {
 
     private static func update(_ id: String, _ arguments: CommandLineArguments, _ store: PluginSession, json: Bool) -> Result<Void, CLIError> {
         var change = UpdateClientParams(clientID: id)
+        if let name = arguments.value("name"), name.trimmingCharacters(in: .whitespaces).isEmpty {
+            return .failure(CLIError(.usage, "--name must not be empty"))
+        }
         change.name = arguments.value("name")
         change.role = arguments.value("role")
         change.allowedScopes = arguments.value("scope").map(words)
@@ -167,8 +178,23 @@ enum ClientCommand {
         (text ?? "").split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
     }
 
+    /// One line from standard input; from a terminal, with a prompt on stderr and echo off, so the secret
+    /// never appears on the screen.
     private static func readSecret() throws -> String {
-        guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+        var saved = termios()
+        let terminal = isatty(STDIN_FILENO) == 1 && tcgetattr(STDIN_FILENO, &saved) == 0
+        if terminal {
+            FileHandle.standardError.write(Data("Client secret (not echoed): ".utf8))
+            var silent = saved
+            silent.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
+        }
+        let read = readLine(strippingNewline: true)
+        if terminal {
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved)
+            FileHandle.standardError.write(Data("\n".utf8))
+        }
+        guard let line = read, !line.isEmpty else {
             throw CLIError(.usage, "--secret-stdin: no secret on standard input")
         }
         return line

@@ -3,15 +3,19 @@ import PluginProtocol
 
 /// How clients are shown: tables and details for people, JSON for scripts.
 enum ClientOutput {
+    /// snake_case throughout, and `null` for anything unset (a client without a role has `"role": null`),
+    /// never the plugin wire's camelCase or an empty string.
     static func json(_ client: ClientRecord, secret: String? = nil) -> JSONValue {
         var members: [String: JSONValue] = [
-            "client_id": .string(client.id), "name": .string(client.name), "role": .string(client.role),
+            "client_id": .string(client.id), "name": .string(client.name), "role": client.role.isEmpty ? .null : .string(client.role),
             "scopes": .array(client.allowedScopes.map { .string($0) }),
             "default_scopes": .array(client.defaultScopes.map { .string($0) }),
             "enabled": .bool(client.enabled), "created_at": .int(client.createdAt), "updated_at": .int(client.updatedAt),
             "token_lifetime": client.tokenLifetime.map { .int($0) } ?? .null,
             "last_used_at": client.lastUsedAt.map { .int($0) } ?? .null,
-            "secrets": .array(client.secrets.map(\.json)),
+            "secrets": .array(client.secrets.map { secret in
+                ["created_at": .int(secret.createdAt), "expires_at": secret.expiresAt.map { .int($0) } ?? .null]
+            }),
         ]
         if let secret { members["client_secret"] = .string(secret) }
         return .object(members)

@@ -8,15 +8,18 @@ struct PluginSession {
     let pool: PluginPool
 
     static func open(_ spec: PluginSpec) -> Result<PluginSession, CLIError> {
-        // The CLI is interactive: plugin chatter below warnings stays out of the operator's way.
-        let logger = Logger(minimumLevel: .warning)
+        // The CLI is interactive: no JSON log lines. The supervisor's own lines ("giving up until cooldown")
+        // say nothing the error below does not; what the plugin itself logged is shown after the error.
+        let sink = CollectingLogSink()
+        let logger = Logger(sink: sink, minimumLevel: .warning)
         var spec = spec
         spec.restart.maxCrashes = 1
         let pool = PluginPool(spec: spec, logger: logger, hostVersion: BuildInfo.version)
         pool.start()
         if case .failure(let error) = pool.waitUntilReady(timeout: spec.startTimeout) {
             pool.shutdown()
-            return .failure(CLIError(.unavailable, error.description))
+            let said = sink.pluginMessages.map { "\n  \(spec.name) plugin: \($0)" }.joined()
+            return .failure(CLIError(.unavailable, error.description + said))
         }
         return .success(PluginSession(pool: pool))
     }
@@ -49,4 +52,23 @@ final class CallBox<R: Sendable>: Sendable {
     func get() -> Result<R, PluginCallError> {
         value.withLock { $0 } ?? .failure(.unavailable(plugin: "plugin", reason: "no answer"))
     }
+}
+
+/// Keeps the first warnings and errors a plugin wrote to its stderr, for the CLI to show under its error.
+final class CollectingLogSink: LogSink {
+    /// The supervisor's own records; everything else with a `plugin.pid` came from the plugin's stderr.
+    private static let supervisorMessages: Set<String> = [
+        "plugin failed; giving up until cooldown ends", "plugin down; restarting", "plugin did not exit after 'exit'; terminated",
+    ]
+    private let messages = Mutex<[String]>([])
+
+    func write(line: [UInt8]) {
+        guard case .object(let fields)? = try? JSONParser.parse(line), let message = fields["msg"]?.stringValue,
+              !Self.supervisorMessages.contains(message), !message.hasPrefix("plugin log line dropped")
+        else { return }
+        let text = fields["error"]?.stringValue.map { "\(message): \($0)" } ?? message
+        messages.withLock { if $0.count < 10, !$0.contains(text) { $0.append(text) } }
+    }
+
+    var pluginMessages: [String] { messages.withLock { $0 } }
 }

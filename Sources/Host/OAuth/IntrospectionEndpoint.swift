@@ -9,7 +9,7 @@ struct IntrospectionEndpoint: Sendable {
     let validator: TokenValidator
 
     func handle(_ request: HTTPRequest, context: RequestContext, completion: @escaping @Sendable (HTTPResponse) -> Void) {
-        authenticator.authenticateTokenRequest(request, context: context, route: "introspect", completion: completion) {
+        authenticator.authenticateTokenRequest(request, context: context, route: Router.introspectPath, completion: completion) {
             tokenText, caller in
             guard caller.allowedScopes.contains(Self.scope) else {
                 return completion(OAuthError(code: "unauthorized_client", description: "introspection needs a client allowed scope '\(Self.scope)'",

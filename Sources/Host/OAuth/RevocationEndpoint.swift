@@ -11,7 +11,7 @@ struct RevocationEndpoint: Sendable {
     let logger: Logger
 
     func handle(_ request: HTTPRequest, context: RequestContext, completion: @escaping @Sendable (HTTPResponse) -> Void) {
-        authenticator.authenticateTokenRequest(request, context: context, route: "revoke", completion: completion) {
+        authenticator.authenticateTokenRequest(request, context: context, route: Router.revokePath, completion: completion) {
             tokenText, client in revoke(tokenText, by: client, context: context, completion)
         }
     }

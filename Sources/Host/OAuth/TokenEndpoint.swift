@@ -114,7 +114,7 @@ public final class TokenEndpoint: Sendable {
     }
 
     private func refuse(_ refusal: ClientAuthenticator.Refusal, context: RequestContext, _ completion: @Sendable (HTTPResponse) -> Void) {
-        authenticator.record(refusal, audit: "token.refused", route: "token", context: context)
+        authenticator.record(refusal, audit: "token.refused", route: Router.tokenPath, context: context)
         completion(refusal.error.response)
     }
 }

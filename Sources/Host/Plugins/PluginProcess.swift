@@ -33,10 +33,10 @@ final class PluginProcess: Sendable {
         // A write to the pipe of a plugin that just died must fail with EPIPE, not kill the host. There is no
         // per-call flag for pipes (MSG_NOSIGNAL is for sockets), so the disposition is process-wide.
         _ = Glibc.signal(SIGPIPE, SIG_IGN)
-        guard let executable = resolve(command) else {
-            // `swift run gatehouse` builds only the host; the bundled plugins are separate products.
-            let hint = command.hasPrefix("gatehouse-") ? " (build every product: swift build -c release)" : ""
-            throw SpawnError(description: "command '\(command)' not found beside the gatehouse executable or in PATH\(hint)")
+        let executable: String
+        switch locate(command) {
+        case .success(let path): executable = path
+        case .failure(let error): throw error
         }
         var pipes: [[Int32]] = []
         for _ in 0..<3 {
@@ -97,21 +97,54 @@ final class PluginProcess: Sendable {
                              executable: executable)
     }
 
+    /// The plugins built by this package (`swift build` without `-c release --product` builds them all).
+    static let bundledCommands: Set<String> = ["gatehouse-sqlite-store", "gatehouse-file-store", "gatehouse-scope-rbac",
+                                               "gatehouse-postgres-store"]
+
+    /// `resolve`, with an error that says what is wrong: missing, not executable, or a directory.
+    static func locate(_ command: String) -> Result<String, SpawnError> {
+        if let found = resolve(command) { return .success(found) }
+        func problem(_ path: String) -> String? {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            if info.st_mode & S_IFMT == S_IFDIR { return "'\(path)' is a directory, not a plugin executable" }
+            return "'\(path)' is not executable (chmod +x \(path))"
+        }
+        if command.contains("/") {
+            return .failure(SpawnError(description: problem(command) ?? "plugin command '\(command)' not found (no such file)"))
+        }
+        if let found = searchDirectories().lazy.compactMap({ problem($0 + "/" + command) }).first {
+            return .failure(SpawnError(description: "plugin command \(found)"))
+        }
+        // `swift run gatehouse` builds only the host; the bundled plugins are separate products.
+        let hint = bundledCommands.contains(command) ? " (build every product: swift build -c release)" : ""
+        return .failure(SpawnError(description: "command '\(command)' not found beside the gatehouse executable or in PATH\(hint)"))
+    }
+
     /// Finds a bare command beside the running executable first (so `gatehouse-sqlite-store` ships next to
     /// `gatehouse`), then in PATH. Paths with a slash are used as given.
     static func resolve(_ command: String) -> String? {
-        if command.contains("/") { return access(command, X_OK) == 0 ? command : nil }
+        if command.contains("/") { return isExecutableFile(command) ? command : nil }
+        for directory in searchDirectories() {
+            let candidate = directory + "/" + command
+            if isExecutableFile(candidate) { return candidate }
+        }
+        return nil
+    }
+
+    private static func isExecutableFile(_ path: String) -> Bool {
+        var info = stat()
+        return access(path, X_OK) == 0 && stat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFDIR
+    }
+
+    private static func searchDirectories() -> [String] {
         var directories: [String] = []
         if let own = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             directories.append((own as NSString).deletingLastPathComponent)
         }
         directories += (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
             .split(separator: ":").map(String.init)
-        for directory in directories {
-            let candidate = directory + "/" + command
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
+        return directories
     }
 
     func signal(_ signal: Int32) {

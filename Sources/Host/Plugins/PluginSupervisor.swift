@@ -206,7 +206,7 @@ final class PluginSupervisor: Sendable {
             }
             if let role = spec.role, result.role != role {
                 return .startFailed(generation: generation,
-                    reason: "plugin '\(result.name)' is a \(result.role) plugin; '\(spec.name)' needs a \(role) plugin",
+                    reason: "plugin '\(result.name)' is \(Self.article(result.role.rawValue)) \(result.role) plugin; '\(spec.name)' needs \(Self.article(role.rawValue)) \(role) plugin",
                     permanent: true)
             }
             logger.info("plugin initialized", ["plugin.implementation": .string(result.name),
@@ -239,5 +239,11 @@ final class PluginSupervisor: Sendable {
             let exit = process.terminate(grace: grace)
             logger.info("plugin process ended", ["plugin.exit": .string(exit.description)])
         }
+    }
+
+    /// "a store plugin", "an example plugin".
+    static func article(_ word: String) -> String {
+        guard let first = word.lowercased().first else { return "a" }
+        return "aeiou".contains(first) ? "an" : "a"
     }
 }
