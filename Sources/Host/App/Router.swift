@@ -58,7 +58,7 @@ struct Router: HTTPResponder {
     func respond(to request: HTTPRequest, context: RequestContext, completion: @escaping @Sendable (HTTPResponse) -> Void) {
         let path = request.path
         guard let route = routes.first(where: { $0.path == path }) else {
-            return completion(.json(404, ["error": "not_found", "error_description": "no such endpoint"]))
+            return completion(.error(404, code: "not_found", description: "no such endpoint"))
         }
         guard route.methods.contains(request.method) else { return completion(Self.methodNotAllowed(route.methods)) }
         switch route.handler {
@@ -94,7 +94,7 @@ struct Router: HTTPResponder {
 
     private static func methodNotAllowed(_ methods: [String]) -> HTTPResponse {
         let allowed = methods.joined(separator: ", ")
-        var response = HTTPResponse.json(405, ["error": "method_not_allowed", "error_description": .string("use \(allowed)")])
+        var response = HTTPResponse.error(405, code: "method_not_allowed", description: "use \(allowed)")
         response.headers.append((name: "Allow", value: allowed))
         return response
     }

@@ -105,17 +105,17 @@ public final class BearerAuthenticator: Sendable {
         case .missing:
             // §3.1: a request without credentials gets the challenge and no error code.
             outcome = "missing_token"
-            response = .json(401, ["error_description": "this endpoint needs an access token: Authorization: Bearer <token>"],
-                             headers: [("WWW-Authenticate", "Bearer realm=\"\(Self.realm)\""), ("Cache-Control", "no-store")])
+            response = .error(401, code: nil, description: "this endpoint needs an access token: Authorization: Bearer <token>",
+                              headers: [("WWW-Authenticate", "Bearer realm=\"\(Self.realm)\""), ("Cache-Control", "no-store")])
         case .invalidRequest(let description):
             outcome = "invalid_request"
-            response = Self.challenge(400, "Bearer realm=\"\(Self.realm)\", error=\"invalid_request\", error_description=\"\(description)\"",
+            response = Self.challenge(400, "Bearer realm=\"\(Self.realm)\", error=\"invalid_request\", error_description=\"\(ErrorDescription.sanitized(description))\"",
                                       error: "invalid_request", description: description)
         case .invalidToken(let description, let clientID):
             outcome = "invalid_token"
             logger.info("bearer token refused", ["audit": "access.denied", "oauth.reason": .string(description),
                                                  "oauth.client_id": clientID.map { .string($0) } ?? .null])
-            response = Self.challenge(401, "Bearer realm=\"\(Self.realm)\", error=\"invalid_token\", error_description=\"\(description)\"",
+            response = Self.challenge(401, "Bearer realm=\"\(Self.realm)\", error=\"invalid_token\", error_description=\"\(ErrorDescription.sanitized(description))\"",
                                       error: "invalid_token", description: description)
         case .insufficientScope(let description, let required, let clientID):
             outcome = "insufficient_scope"
@@ -127,16 +127,15 @@ public final class BearerAuthenticator: Sendable {
         case .unavailable(let error):
             outcome = "unavailable"
             logger.warning("bearer check failed closed", ["error": .string(error.description), "plugin.name": .string(error.plugin)])
-            response = .json(503, ["error": "temporarily_unavailable", "error_description": "authorization is temporarily unavailable"],
-                             headers: [("Retry-After", "1")])
+            response = .error(503, code: "temporarily_unavailable", description: "authorization is temporarily unavailable",
+                              headers: [("Retry-After", "1")])
         }
         metrics.bearerRequests.increment([outcome])
         completion(.refused(response))
     }
 
     private static func challenge(_ status: Int, _ header: String, error: String, description: String) -> HTTPResponse {
-        .json(status, ["error": .string(error), "error_description": .string(description)],
-              headers: [("WWW-Authenticate", header), ("Cache-Control", "no-store")])
+        .error(status, code: error, description: description, headers: [("WWW-Authenticate", header), ("Cache-Control", "no-store")])
     }
 }
 

@@ -13,15 +13,15 @@ struct ForwardAuth: Sendable {
 
     func handle(_ request: HTTPRequest, context: RequestContext, completion: @escaping @Sendable (HTTPResponse) -> Void) {
         guard trustedProxies.contains(where: { $0.contains(context.remoteAddress) }) else {
-            return completion(.json(403, ["error": "forbidden", "error_description": "forward auth is only for trusted proxies"]))
+            return completion(.error(403, code: "forbidden", description: "forward auth is only for trusted proxies"))
         }
         // Traefik and Caddy send X-Forwarded-Method/-Uri/-Host; the usual nginx config sends X-Original-*.
         let headers = request.headers
         let method = headers["x-forwarded-method"] ?? headers["x-original-method"] ?? "GET"
         let uri = headers["x-forwarded-uri"] ?? headers["x-original-uri"]
         guard let uri, uri.hasPrefix("/") else {
-            return completion(.json(400, ["error": "invalid_request",
-                                          "error_description": "missing X-Forwarded-Uri (or X-Original-URI) with the original path"]))
+            return completion(.error(400, code: "invalid_request",
+                                     description: "missing X-Forwarded-Uri (or X-Original-URI) with the original path"))
         }
         var original = HTTPRequest(method: method.uppercased(), target: uri, version: request.version, headers: request.headers)
         original.body = []

@@ -14,7 +14,7 @@ public enum FormURLEncoding {
             let equals = piece.firstIndex(of: UInt8(ascii: "="))
             let name = try decodeComponent(piece[piece.startIndex..<(equals ?? piece.endIndex)])
             let value = equals.map { try? decodeComponent(piece[piece.index(after: $0)...]) } ?? ""
-            guard let value else { throw Invalid(message: "invalid encoding in parameter '\(name.prefix(64))'") }
+            guard let value else { throw Invalid(message: "invalid encoding in parameter \(ErrorDescription.quoting(name))") }
             pairs.append((name, value))
         }
         return pairs

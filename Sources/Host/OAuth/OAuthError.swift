@@ -49,6 +49,6 @@ public struct OAuthError: Error, Sendable, Equatable {
         var headers: [(String, String)] = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
         if let challenge { headers.append(("WWW-Authenticate", challenge)) }
         if let retryAfter { headers.append(("Retry-After", String(retryAfter))) }
-        return .json(status, ["error": .string(code), "error_description": .string(description)], headers: headers)
+        return .error(status, code: code, description: description, headers: headers)
     }
 }

@@ -27,7 +27,7 @@ enum OAuthForm {
         for (name, value) in pairs {
             // §3.2: "Request and response parameters MUST NOT be included more than once."
             guard form.updateValue(value, forKey: name) == nil else {
-                return .failure(.invalidRequest("parameter '\(name.prefix(64))' appears more than once"))
+                return .failure(.invalidRequest("parameter \(ErrorDescription.quoting(name)) appears more than once"))
             }
         }
         return .success(form)

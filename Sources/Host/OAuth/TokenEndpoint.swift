@@ -57,7 +57,7 @@ public final class TokenEndpoint: Sendable {
                 // §3.3: space-delimited scope tokens.
                 let tokens = scope.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
                 guard !tokens.isEmpty, tokens.allSatisfy(Scope.isValid) else {
-                    return .failure(.invalidScope("scope must be space-separated scope tokens (RFC 6749 §3.3)"))
+                    return .failure(.invalidScope("scope must be space-separated scope tokens (RFC 6749 section 3.3)"))
                 }
                 scopes = tokens
             }
