@@ -17,6 +17,7 @@ import Testing
             config.accessLog = false
             config.rateLimits.perClient = .init(burst: 0, refillPerSecond: 0)
             config.rateLimits.perAddress = .init(burst: 0, refillPerSecond: 0)
+            config.rateLimits.perClientTotal = .init(burst: 0, refillPerSecond: 0)
         }
         defer { host.stop() }
         try await host.addClient("load")

@@ -27,7 +27,7 @@ import Testing
 
     @Test func mixedTrafficLeavesMemoryAndDescriptorsFlat() throws {
         let seconds = Double(ProcessInfo.processInfo.environment["GATEHOUSE_SOAK_SECONDS"] ?? "60") ?? 60
-        let gatehouse = try ServedGatehouse(config: #"{"access_log": false, "rate_limit": {"per_client": {"burst": 0}, "per_address": {"burst": 0}}}"#)
+        let gatehouse = try ServedGatehouse(config: #"{"access_log": false, "rate_limit": {"per_client": {"burst": 0}, "per_address": {"burst": 0}, "per_client_total": {"burst": 0}}}"#)
         defer { gatehouse.stop() }
         let app = try gatehouse.addClient(name: "app")
         let introspector = try gatehouse.addClient(name: "rs", scopes: "introspect")

@@ -9,6 +9,7 @@ import Testing
         let host = try TestGatehouse { config in
             config.rateLimits.perClient = .init(burst: 0, refillPerSecond: 0)
             config.rateLimits.perAddress = .init(burst: 0, refillPerSecond: 0)
+            config.rateLimits.perClientTotal = .init(burst: 0, refillPerSecond: 0)
             config.accessLog = false
         }
         defer { host.stop() }

@@ -42,7 +42,8 @@ extension Gatehouse {
             report.applied.append("log_level")
         }
         if "\(new.rateLimits)" != "\(previous.rateLimits)" {
-            reloadTargets.limiter.update(perClient: new.rateLimits.perClient, perAddress: new.rateLimits.perAddress)
+            reloadTargets.limiter.update(perAddress: new.rateLimits.perAddress, perClientAddress: new.rateLimits.perClient,
+                                         perClient: new.rateLimits.perClientTotal)
             report.applied.append("rate_limit")
         }
         reloadTargets.reloadSigningKeys()

@@ -73,8 +73,10 @@ public final class Gatehouse: Sendable {
         let revocations = RevocationList()
         let validator = TokenValidator(codec: codec, directory: directory, revocations: revocations)
         let bearer = BearerAuthenticator(validator: validator, policy: policyEndpoint, metrics: metrics, logger: logger)
-        let limiter = FailureRateLimiter(perClient: config.rateLimits.perClient, perAddress: config.rateLimits.perAddress)
-        let authenticator = ClientAuthenticator(directory: directory, limiter: limiter, metrics: metrics, logger: logger)
+        let limiter = FailureRateLimiter(perAddress: config.rateLimits.perAddress, perClientAddress: config.rateLimits.perClient,
+                                         perClient: config.rateLimits.perClientTotal)
+        let authenticator = ClientAuthenticator(directory: directory, limiter: limiter, trustedProxies: config.trustedProxies,
+                                                metrics: metrics, logger: logger)
         reloadTargets = ReloadTargets(config: config, limiter: limiter, reloadSigningKeys: { codec.reloadIfChanged() })
         invalidations.subscribe { ids in
             directory.invalidate(ids)

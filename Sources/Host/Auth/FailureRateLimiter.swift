@@ -1,13 +1,26 @@
+import CryptoPrimitives
 import PluginProtocol
 import Synchronization
 
-/// Limits failed client authentications with token buckets, per client id and per source address.
+/// Limits guessing of client secrets without letting a stranger lock a client out (Docs/deployment.md,
+/// "Failure limits").
 ///
-/// Only failures take tokens; a request is refused (429) before any store work once either bucket is
-/// empty. Go's x/oauth2 (Prometheus) retries a failed Basic attempt at once with body credentials: a
-/// failure with the other method from the same address and client within `retryWindow` is the same
-/// attempt and is not counted again. Memory is bounded: full buckets are forgotten, and past
-/// `maxEntries` the table is cleared (limits fail open for a moment rather than growing without bound).
+/// Three token buckets, and only failures take tokens; a request whose bucket is empty is refused (429) before
+/// any store work:
+/// - **per address**: failures from one source address (IPv6: its /64), for any client id. A guesser is stopped
+///   whatever ids it tries; only that address is refused.
+/// - **per client and address**: failures for one client id from one address. A guesser of one client is
+///   stopped; the same client from other addresses is not affected.
+/// - **per client** (a far higher ceiling): failures for one client id from everywhere, against guessing
+///   spread over many addresses. When it is empty, only addresses that authenticated as that client recently
+///   (`rememberSuccess`) go on to the store; strangers get 429. A botnet can keep a client's ceiling empty,
+///   but that only refuses addresses the client has not used: the client's own hosts keep working.
+///
+/// An attempt is one secret tried: the same wrong secret sent again from the same address for the same client
+/// within `retryWindow` (Go's x/oauth2 retries a failed Basic attempt at once with body credentials) is not a
+/// new guess and is counted once, whatever the method. A different secret always counts, so alternating
+/// methods buys nothing. Memory is bounded: full buckets are forgotten, and past `maxEntries` a table is
+/// cleared (limits fail open for a moment rather than growing without bound).
 public final class FailureRateLimiter: Sendable {
     public struct Limits: Sendable, Equatable {
         /// Failures allowed at once; 0 turns the limit off.
@@ -23,6 +36,7 @@ public final class FailureRateLimiter: Sendable {
 
     public enum Verdict: Sendable, Equatable {
         case allowed
+        /// `scope` names the bucket: `address`, `client_address` or `client`.
         case limited(scope: String, retryAfter: Int)
     }
 
@@ -31,51 +45,110 @@ public final class FailureRateLimiter: Sendable {
         var updated: MonotonicTime
     }
 
-    private struct State {
-        var clients: [String: Bucket] = [:]
-        var addresses: [String: Bucket] = [:]
-        var lastFailure: [String: (method: String, at: MonotonicTime)] = [:]
+    private struct LastAttempt {
+        var fingerprint: [UInt8]
+        var at: MonotonicTime
     }
 
-    var perClient: Limits { limits.withLock { $0.perClient } }
-    var perAddress: Limits { limits.withLock { $0.perAddress } }
-    /// Changed by a reload (SIGHUP); buckets keep their fill and refill at the new rate from now on.
-    private let limits: Mutex<(perClient: Limits, perAddress: Limits)>
-    let retryWindow: Duration = .seconds(2)
-    private let maxEntries: Int
-    private let state = Mutex(State())
+    private struct State {
+        var limits: (perAddress: Limits, perClientAddress: Limits, perClient: Limits)
+        var addresses: [String: Bucket] = [:]
+        var pairs: [String: Bucket] = [:]
+        var clients: [String: Bucket] = [:]
+        var lastAttempt: [String: LastAttempt] = [:]
+        /// (client, address) pairs that authenticated, and when they last did.
+        var known: [String: MonotonicTime] = [:]
+    }
 
-    public init(perClient: Limits, perAddress: Limits, maxEntries: Int = 100_000) {
-        self.limits = Mutex((perClient, perAddress))
+    let retryWindow: Duration = .seconds(2)
+    let rememberSuccess: Duration
+    private let maxEntries: Int
+    /// Limits live with the buckets, under one lock: a reload (SIGHUP) changes them, and buckets keep their fill
+    /// and refill at the new rate from then on.
+    private let state: Mutex<State>
+    /// Fingerprints of tried secrets, to recognise a retry of the same one; the key never leaves the process.
+    private let fingerprintKey: HMACKey
+
+    public init(perAddress: Limits, perClientAddress: Limits, perClient: Limits, rememberSuccess: Duration = .seconds(86_400),
+                maxEntries: Int = 100_000)
+    {
+        state = Mutex(State(limits: (perAddress, perClientAddress, perClient)))
+        self.rememberSuccess = rememberSuccess
         self.maxEntries = maxEntries
+        // Without randomness the fingerprints are still consistent within the process; they are compared, never
+        // shown, so a fixed key only makes them guessable to someone who already has the secret.
+        fingerprintKey = HMACKey(key: (try? SecureRandom.bytes(32)) ?? [])
     }
 
     /// Applies new limits (a config reload).
-    public func update(perClient: Limits, perAddress: Limits) { limits.withLock { $0 = (perClient, perAddress) } }
+    public func update(perAddress: Limits, perClientAddress: Limits, perClient: Limits) {
+        state.withLock { $0.limits = (perAddress, perClientAddress, perClient) }
+    }
 
     /// May this client id, from this address, try to authenticate now?
     public func check(clientID: String, address: String, now: MonotonicTime = .now()) -> Verdict {
-        state.withLock { state in
+        let address = Self.addressKey(address)
+        let pair = Self.pairKey(clientID, address)
+        return state.withLock { state in
+            let (perAddress, perClientAddress, perClient) = state.limits
             if let wait = Self.waitTime(&state.addresses, address, perAddress, now) { return .limited(scope: "address", retryAfter: wait) }
-            if let wait = Self.waitTime(&state.clients, clientID, perClient, now) { return .limited(scope: "client", retryAfter: wait) }
+            if let wait = Self.waitTime(&state.pairs, pair, perClientAddress, now) { return .limited(scope: "client_address", retryAfter: wait) }
+            if let wait = Self.waitTime(&state.clients, clientID, perClient, now) {
+                // The ceiling is for strangers: an address this client authenticated from lately goes on.
+                if let success = state.known[pair], now.since(success) < rememberSuccess { return .allowed }
+                return .limited(scope: "client", retryAfter: wait)
+            }
             return .allowed
         }
     }
 
-    /// Records a failed authentication.
-    public func recordFailure(clientID: String, address: String, method: String, now: MonotonicTime = .now()) {
+    /// Records a failed authentication with `secret`.
+    public func recordFailure(clientID: String, address: String, secret: String, now: MonotonicTime = .now()) {
+        let address = Self.addressKey(address)
+        let pair = Self.pairKey(clientID, address)
+        let fingerprint = Array(fingerprintKey.authenticationCode(for: Array(secret.utf8)).prefix(16))
         state.withLock { state in
-            let attempt = address + "\u{0}" + clientID
-            if let last = state.lastFailure[attempt], last.method != method, now.since(last.at) < retryWindow {
-                state.lastFailure[attempt] = nil  // The auto-detect retry of the same attempt: count it once.
+            if let last = state.lastAttempt[pair], now.since(last.at) < retryWindow,
+                ConstantTime.equals(last.fingerprint, fingerprint)
+            {
+                state.lastAttempt[pair] = nil  // The same secret again: one attempt. A third try counts.
                 return
             }
-            if state.lastFailure.count >= maxEntries { state.lastFailure.removeAll() }
-            state.lastFailure[attempt] = (method, now)
-            Self.take(&state.clients, clientID, perClient, now, maxEntries)
+            if state.lastAttempt[pair] == nil && state.lastAttempt.count >= maxEntries { state.lastAttempt.removeAll() }
+            state.lastAttempt[pair] = LastAttempt(fingerprint: fingerprint, at: now)
+            let (perAddress, perClientAddress, perClient) = state.limits
             Self.take(&state.addresses, address, perAddress, now, maxEntries)
+            Self.take(&state.pairs, pair, perClientAddress, now, maxEntries)
+            Self.take(&state.clients, clientID, perClient, now, maxEntries)
         }
     }
+
+    /// Records a successful authentication: the address is one this client uses. Its failures stay counted: a
+    /// guesser behind the same NAT as the client must not get a fresh budget each time the client succeeds.
+    public func recordSuccess(clientID: String, address: String, now: MonotonicTime = .now()) {
+        let pair = Self.pairKey(clientID, Self.addressKey(address))
+        state.withLock { state in
+            if state.known[pair] == nil && state.known.count >= maxEntries {
+                let horizon = rememberSuccess
+                state.known = state.known.filter { now.since($0.value) < horizon }
+                if state.known.count >= maxEntries { state.known.removeAll() }
+            }
+            state.known[pair] = now
+        }
+    }
+
+    /// The key an address is limited under: IPv4 as is, IPv6 by its /64, the smallest network a host is
+    /// usually given (one host can take any of its 2^64 addresses).
+    static func addressKey(_ address: String) -> String {
+        guard address.contains(":"), let bytes = IPNetwork.parse(address), bytes.count == 16 else { return address }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+            return bytes[12...].map { String($0) }.joined(separator: ".")  // IPv4-mapped: the IPv4 address.
+        }
+        let groups = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+        return groups.joined(separator: ":") + "::/64"
+    }
+
+    private static func pairKey(_ clientID: String, _ addressKey: String) -> String { addressKey + "\u{0}" + clientID }
 
     private static func refilled(_ bucket: Bucket, _ limits: Limits, _ now: MonotonicTime) -> Bucket {
         let elapsed = now.since(bucket.updated).secondsDouble

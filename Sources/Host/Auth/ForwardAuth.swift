@@ -26,8 +26,7 @@ struct ForwardAuth: Sendable {
         var original = HTTPRequest(method: method.uppercased(), target: uri, version: request.version, headers: request.headers)
         original.body = []
         let host = headers["x-forwarded-host"] ?? headers["x-original-host"]
-        let address = headers["x-forwarded-for"].flatMap { $0.split(separator: ",").first.map { String($0.trimmingOWS()) } }
-            ?? headers["x-real-ip"] ?? context.remoteAddress
+        let address = ClientAddress.resolve(peer: context.remoteAddress, headers: headers, trustedProxies: trustedProxies)
         let forwarded = RequestContext(remoteAddress: address, receivedAt: context.receivedAt)
         bearer.authorize(original, context: forwarded, host: host) { outcome in
             switch outcome {

@@ -18,7 +18,8 @@ public struct HostConfig: Sendable {
     public var accessLog = true
     public var http = HTTPLimits()
     public var rateLimits = RateLimits()
-    /// Peers whose forwarded headers `/api/v1/auth/verify` believes (reverse proxies doing forward auth).
+    /// Peers whose `X-Forwarded-For` / `Forwarded` name the client's address (reverse proxies): for the failure
+    /// limits of the token endpoints and for forward auth, which only they may use.
     public var trustedProxies = [IPNetwork("127.0.0.0/8")!, IPNetwork("::1/128")!]
     public var store: PluginSpec
     public var policy: PluginSpec
@@ -162,8 +163,11 @@ public struct HostConfig: Sendable {
 
 /// Failed-authentication limits (Docs/configuration.md, `rate_limit`).
 public struct RateLimits: Sendable {
-    /// Per client id: 10 failures at once, then one more every 2 seconds.
+    /// Per client id from one address: 10 failures at once, then one more every 2 seconds.
     public var perClient = FailureRateLimiter.Limits(burst: 10, refillPerSecond: 0.5)
+    /// Per client id from all addresses together: 100 at once, then one a second. Past it only addresses the
+    /// client authenticated from in the last day are let through.
+    public var perClientTotal = FailureRateLimiter.Limits(burst: 100, refillPerSecond: 1)
     /// Per source address: 30 failures at once, then one a second.
     public var perAddress = FailureRateLimiter.Limits(burst: 30, refillPerSecond: 1)
 
@@ -171,6 +175,7 @@ public struct RateLimits: Sendable {
 
     init(config reader: ConfigReader) throws(JSONShapeError) {
         perClient = try Self.limits(reader, "per_client", default: perClient)
+        perClientTotal = try Self.limits(reader, "per_client_total", default: perClientTotal)
         perAddress = try Self.limits(reader, "per_address", default: perAddress)
     }
 

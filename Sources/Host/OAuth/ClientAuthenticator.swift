@@ -24,9 +24,20 @@ struct ClientAuthenticator: Sendable {
 
     let directory: ClientDirectory
     let limiter: FailureRateLimiter
+    /// Whose `X-Forwarded-For` / `Forwarded` names the client's address (`ClientAddress`).
+    let trustedProxies: [IPNetwork]
     let metrics: GatehouseMetrics
     let logger: Logger
 
+    /// `context` with the client's address as the trusted proxies report it: what the limits key on and the audit
+    /// lines name. Behind a proxy the socket peer is the proxy, shared by every client.
+    func clientContext(_ request: HTTPRequest, _ context: RequestContext) -> RequestContext {
+        RequestContext(remoteAddress: ClientAddress.resolve(peer: context.remoteAddress, headers: request.headers,
+                                                            trustedProxies: trustedProxies),
+                       receivedAt: context.receivedAt)
+    }
+
+    /// Authenticates with the failure limits; `context` is the `clientContext`.
     func authenticate(_ credentials: ClientCredentials, context: RequestContext,
                       completion: @escaping @Sendable (Result<ClientRecord, Refusal>) -> Void)
     {
@@ -39,8 +50,11 @@ struct ClientAuthenticator: Sendable {
             case .failure(let error):
                 completion(.failure(Refusal(.unavailable("store_unavailable"), pluginError: error)))
             case .success(let result):
-                if let client = result.client { return completion(.success(client)) }
-                limiter.recordFailure(clientID: credentials.clientID, address: context.remoteAddress, method: credentials.method.rawValue)
+                if let client = result.client {
+                    limiter.recordSuccess(clientID: credentials.clientID, address: context.remoteAddress)
+                    return completion(.success(client))
+                }
+                limiter.recordFailure(clientID: credentials.clientID, address: context.remoteAddress, secret: credentials.secret)
                 let known = result.failure != AuthenticateResult.Failure.unknownClient.rawValue
                 completion(.failure(Refusal(.invalidClient(reason: result.failure ?? "unknown"),
                                             clientID: known ? credentials.clientID : nil,
@@ -56,6 +70,7 @@ struct ClientAuthenticator: Sendable {
                                   completion: @escaping @Sendable (HTTPResponse) -> Void,
                                   next: @escaping @Sendable (_ token: String, _ client: ClientRecord) -> Void)
     {
+        let context = clientContext(request, context)
         let parsed = OAuthForm.tokenAndCredentials(request)
         guard case .success(let (tokenText, credentials)) = parsed else {
             if case .failure(let error) = parsed { completion(error.response) }

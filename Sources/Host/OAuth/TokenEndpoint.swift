@@ -29,6 +29,7 @@ public final class TokenEndpoint: Sendable {
     }
 
     func handle(_ request: HTTPRequest, context: RequestContext, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+        let context = authenticator.clientContext(request, context)
         let parsed = parse(request)
         guard case .success(let (credentials, requestedScopes)) = parsed else {
             if case .failure(let error) = parsed { refuse(.init(error), context: context, completion) }
