@@ -86,6 +86,21 @@ import Testing
         #expect(host.isRunning)
     }
 
+    @Test func reloadedRateLimitsApplyToTheNextAttempt() {
+        let limiter = FailureRateLimiter(perClient: .init(burst: 1, refillPerSecond: 0), perAddress: .init(burst: 100, refillPerSecond: 0))
+        let now = MonotonicTime.now()
+        limiter.recordFailure(clientID: "c", address: "a", method: "basic", now: now)
+        guard case .limited = limiter.check(clientID: "c", address: "a", now: now) else {
+            Issue.record("one failure with burst 1 must limit")
+            return
+        }
+        limiter.update(perClient: .init(burst: 0, refillPerSecond: 0), perAddress: .init(burst: 100, refillPerSecond: 0))
+        guard case .allowed = limiter.check(clientID: "c", address: "a", now: now) else {
+            Issue.record("burst 0 after the reload turns the per-client limit off")
+            return
+        }
+    }
+
     @Test func sigtermDrainsAndStops() throws {
         let directory = TemporaryDirectory()
         let host = try ServedGatehouse(directory: directory)
