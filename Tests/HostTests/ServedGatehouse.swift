@@ -54,6 +54,7 @@ final class ServedGatehouse {
     }
 
     var isRunning: Bool { process?.isRunning ?? false }
+    var exitStatus: Int32? { process.flatMap { $0.isRunning ? nil : $0.terminationStatus } }
 
     /// Replaces the config file the host was started with (for a reload).
     func rewriteConfig(_ config: String) throws {

@@ -108,4 +108,21 @@ import Testing
         #expect(PluginTestSupport.eventually(timeout: .seconds(10)) { !host.isRunning })
         #expect(host.log.contains(#""process.signal_name":"SIGTERM""#) && host.log.contains(#""msg":"stopped""#))
     }
+
+    /// A drain waits for a request still arriving; Ctrl-C twice must not wait with it.
+    @Test func aSecondSignalWhileDrainingExitsAtOnce() throws {
+        let directory = TemporaryDirectory()
+        let host = try ServedGatehouse(directory: directory)
+        let slow = try RawHTTPClient(port: host.port)
+        slow.send("GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")  // headers never finish
+        host.signal(SIGTERM)
+        #expect(PluginTestSupport.eventually(timeout: .seconds(5)) { host.log.contains("shutting down") })
+        // The drain waits for the unfinished request (up to its grace); if a future server stops waiting for a
+        // request that never finishes, there is no drain left to interrupt and nothing to check.
+        guard host.isRunning else { return }
+        host.signal(SIGTERM)
+        #expect(PluginTestSupport.eventually(timeout: .seconds(3)) { !host.isRunning })
+        #expect(host.exitStatus == 1)
+        #expect(host.log.contains("second signal while draining"))
+    }
 }

@@ -47,6 +47,16 @@ import Testing
         #expect(bad.stderr.contains("is not valid JSON") && bad.stderr.contains("at line 3, column 15"), "\(bad.stderr)")
     }
 
+    /// The example at the top of configuration.md is a config the strict reader accepts as written.
+    @Test func theDocumentedExampleLoads() throws {
+        let page = try String(contentsOfFile: PluginTestSupport.packageRoot + "/Docs/configuration.md", encoding: .utf8)
+        let start = try #require(page.range(of: "```json\n"))
+        let end = try #require(page.range(of: "\n```", range: start.upperBound..<page.endIndex))
+        let directory = TemporaryDirectory()
+        try GatehouseCLI.write(String(page[start.upperBound..<end.lowerBound]), to: directory.path + "/example.json")
+        #expect(throws: Never.self) { try HostConfig.load(path: directory.path + "/example.json", environment: [:]) }
+    }
+
     @Test func positionsCountLinesAndCharacters() {
         let text = Array("{\n  \"é\": x\n}".utf8)
         let offset = text.firstIndex(of: UInt8(ascii: "x"))!
