@@ -87,16 +87,17 @@ import Testing
     }
 
     @Test func reloadedRateLimitsApplyToTheNextAttempt() {
-        let limiter = FailureRateLimiter(perClient: .init(burst: 1, refillPerSecond: 0), perAddress: .init(burst: 100, refillPerSecond: 0))
+        let open = FailureRateLimiter.Limits(burst: 100, refillPerSecond: 0)
+        let limiter = FailureRateLimiter(perAddress: open, perClientAddress: .init(burst: 1, refillPerSecond: 0), perClient: open)
         let now = MonotonicTime.now()
-        limiter.recordFailure(clientID: "c", address: "a", method: "basic", now: now)
-        guard case .limited = limiter.check(clientID: "c", address: "a", now: now) else {
+        limiter.recordFailure(clientID: "c", address: "192.0.2.1", secret: "wrong", now: now)
+        guard case .limited = limiter.check(clientID: "c", address: "192.0.2.1", now: now) else {
             Issue.record("one failure with burst 1 must limit")
             return
         }
-        limiter.update(perClient: .init(burst: 0, refillPerSecond: 0), perAddress: .init(burst: 100, refillPerSecond: 0))
-        guard case .allowed = limiter.check(clientID: "c", address: "a", now: now) else {
-            Issue.record("burst 0 after the reload turns the per-client limit off")
+        limiter.update(perAddress: open, perClientAddress: .init(burst: 0, refillPerSecond: 0), perClient: open)
+        guard case .allowed = limiter.check(clientID: "c", address: "192.0.2.1", now: now) else {
+            Issue.record("burst 0 after the reload turns the limit off")
             return
         }
     }
