@@ -81,8 +81,18 @@ public struct HostConfig: Sendable {
         do {
             contents = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
+            // Foundation's message ("The operation could not be completed") says nothing; errno does.
             var info = stat()
-            let reason = stat(path, &info) != 0 ? String(cString: strerror(errno)) : "not readable (\(error.localizedDescription))"
+            let reason: String
+            if stat(path, &info) != 0 {
+                reason = String(cString: strerror(errno))
+            } else if info.st_mode & S_IFMT == S_IFDIR {
+                reason = "it is a directory"
+            } else {
+                let fd = open(path, O_RDONLY | O_CLOEXEC)
+                reason = fd < 0 ? String(cString: strerror(errno)) : "read failed"
+                if fd >= 0 { close(fd) }
+            }
             throw Error(description: "cannot read config file \(path): \(reason)")
         }
         let bytes = Array(contents)
