@@ -15,11 +15,6 @@ struct PolicyUnderTest: CustomStringConvertible, Sendable {
     static let rbacPolicy = #"{"roles":{"scraper":{"scopes":["metrics"]}},"defaultRole":"scraper","resources":[{"name":"metrics","methods":["GET"],"path":"/api/v1/metrics","scopes":["metrics"]}]}"#
 
     static var all: [PolicyUnderTest] {
-        let rbacConfig: @Sendable (String) -> JSONValue = { directory in
-            let path = directory + "/policy.json"
-            try? rbacPolicy.write(toFile: path, atomically: true, encoding: .utf8)
-            return ["policyFile": .string(path)]
-        }
         var policies = [
             PolicyUnderTest(description: "scope-rbac", command: PluginTestSupport.executable("gatehouse-scope-rbac"), arguments: [],
                             config: rbacConfig),
@@ -30,12 +25,26 @@ struct PolicyUnderTest: CustomStringConvertible, Sendable {
                                             "networks": ["127.0.0.0/8", "::1/128"]]]]
                             }),
         ]
-        if let custom = ProcessInfo.processInfo.environment["GATEHOUSE_POLICY_UNDER_TEST"], !custom.isEmpty {
-            let words = custom.split(separator: " ").map(String.init)
-            policies.append(PolicyUnderTest(description: "custom: \(custom)", command: words[0], arguments: Array(words.dropFirst()),
-                                            config: rbacConfig))
-        }
+        if let custom = custom(ProcessInfo.processInfo.environment) { policies.append(custom) }
         return policies
+    }
+
+    /// The policy named in GATEHOUSE_POLICY_UNDER_TEST, configured with GATEHOUSE_POLICY_CONFIG_UNDER_TEST (JSON)
+    /// when set, else with a `policyFile` in scope-rbac's format.
+    static func custom(_ environment: [String: String]) -> PolicyUnderTest? {
+        guard let text = environment["GATEHOUSE_POLICY_UNDER_TEST"], let command = PluginCommandLine(text) else { return nil }
+        var config = rbacConfig
+        if let json = environment["GATEHOUSE_POLICY_CONFIG_UNDER_TEST"], !json.isEmpty {
+            let parsed = (try? JSONParser.parse(json)) ?? .string("GATEHOUSE_POLICY_CONFIG_UNDER_TEST is not JSON")
+            config = { _ in parsed }
+        }
+        return PolicyUnderTest(description: "custom: \(text)", command: command.executable, arguments: command.arguments, config: config)
+    }
+
+    static let rbacConfig: @Sendable (String) -> JSONValue = { directory in
+        let path = directory + "/policy.json"
+        try? rbacPolicy.write(toFile: path, atomically: true, encoding: .utf8)
+        return ["policyFile": .string(path)]
     }
 
     func spec(in directory: String) -> PluginSpec {

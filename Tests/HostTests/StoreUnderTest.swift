@@ -28,12 +28,14 @@ struct StoreUnderTest: CustomStringConvertible, Sendable {
                            arguments: ["python3", PluginTestSupport.packageRoot + "/Docs/examples/python-store/store.py"],
                            fileName: "clients.db"),
         ]
-        if let custom = ProcessInfo.processInfo.environment["GATEHOUSE_STORE_UNDER_TEST"], !custom.isEmpty {
-            let words = custom.split(separator: " ").map(String.init)
-            stores.append(StoreUnderTest(description: "custom: \(custom)", command: words[0], arguments: Array(words.dropFirst()),
-                                         fileName: "clients"))
-        }
+        if let custom = custom(ProcessInfo.processInfo.environment) { stores.append(custom) }
         return stores
+    }
+
+    /// The store named in GATEHOUSE_STORE_UNDER_TEST, if any.
+    static func custom(_ environment: [String: String]) -> StoreUnderTest? {
+        guard let text = environment["GATEHOUSE_STORE_UNDER_TEST"], let command = PluginCommandLine(text) else { return nil }
+        return StoreUnderTest(description: "custom: \(text)", command: command.executable, arguments: command.arguments, fileName: "clients")
     }
 
     func spec(in directory: String, extraConfig: [String: JSONValue] = [:]) -> PluginSpec {
@@ -47,6 +49,31 @@ struct StoreUnderTest: CustomStringConvertible, Sendable {
         spec.shutdownGrace = .seconds(2)
         spec.restart.initialBackoff = .milliseconds(20)
         return spec
+    }
+}
+
+/// A plugin command given as one string in an environment variable (`python3 my_store.py`). A first word
+/// without a slash is looked up in PATH, as a shell would, through /usr/bin/env: the supervisor spawns the
+/// path it is given and would not find a bare `python3`.
+struct PluginCommandLine: Equatable {
+    let executable: String
+    let arguments: [String]
+
+    init(executable: String, arguments: [String]) {
+        self.executable = executable
+        self.arguments = arguments
+    }
+
+    init?(_ text: String) {
+        let words = text.split(separator: " ").map(String.init)
+        guard let first = words.first else { return nil }
+        if first.contains("/") {
+            executable = first
+            arguments = Array(words.dropFirst())
+        } else {
+            executable = "/usr/bin/env"
+            arguments = words
+        }
     }
 }
 

@@ -12,6 +12,7 @@ Config (the `config` member of plugins.policy in the host config):
 """
 import ipaddress
 import json
+import os
 import sys
 
 NAME, VERSION = "network-policy", "1.0.0"
@@ -82,6 +83,14 @@ def send(message):
 
 
 def main():
+    # Started by hand in a terminal, a plugin would sit waiting for JSON: say what it is instead (plugin-protocol.md §8).
+    if sys.stdin.isatty() and not os.environ.get("GATEHOUSE_PLUGIN_INTERACTIVE"):
+        print(f"{NAME} {VERSION} is a Gatehouse policy plugin. It speaks JSON-RPC 2.0, one message per line, on "
+              "stdin/stdout and is started by the host (`gatehouse serve`), not by hand.\n"
+              "To talk to it from a terminal anyway, set GATEHOUSE_PLUGIN_INTERACTIVE=1 and type, for example:\n"
+              '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersions":[1],"config":{}}}\n'
+              "The protocol is described in Docs/plugin-protocol.md.", file=sys.stderr)
+        return 2
     policy, shutting_down = None, False
     for raw in sys.stdin.buffer:
         if not raw.strip():
