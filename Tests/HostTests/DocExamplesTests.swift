@@ -65,4 +65,32 @@ import Testing
             #expect(matches(actual, example.expected), "\(example.command)\n  documented: \(JSONWriter.string(example.expected))\n  actual:     \(output)")
         }
     }
+
+    /// authentication.md §6's Python snippets, run with the pinned libraries as a reader would: Authlib as is,
+    /// requests-oauthlib refusing the local http:// URL until OAUTHLIB_INSECURE_TRANSPORT=1, as the page says.
+    @Test func pythonLibrarySnippetsRunAsDocumented() throws {
+        let python = try ClientLibraryTests.pythonWithLibraries()
+        let snippets = try DocPage.blocks("Docs/authentication.md").filter { $0.language == "python" }.map(\.text)
+        #expect(snippets.count == 2, "the guide lost a Python example")
+        let gatehouse = try ServedGatehouse()
+        defer { gatehouse.stop() }
+        let client = try gatehouse.addClient(name: "python-app")
+        let directory = TemporaryDirectory()
+        var environment = ["GATEHOUSE": gatehouse.url, "CLIENT_ID": client.id, "CLIENT_SECRET": client.secret,
+                           "OAUTHLIB_INSECURE_TRANSPORT": "", "AUTHLIB_INSECURE_TRANSPORT": ""]
+        for (index, snippet) in snippets.enumerated() {
+            try snippet.write(toFile: directory.path + "/app\(index).py", atomically: true, encoding: .utf8)
+            let insecure = "env -u OAUTHLIB_INSECURE_TRANSPORT -u AUTHLIB_INSECURE_TRANSPORT"
+            let plain = try shell("\(insecure) '\(python)' app\(index).py", in: directory.path, environment: environment)
+            if snippet.contains("requests_oauthlib") {
+                #expect(plain.status != 0 && plain.output.contains("InsecureTransportError"), "\(plain.output)")
+                environment["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+                let local = try shell("'\(python)' app\(index).py", in: directory.path, environment: environment)
+                #expect(local.status == 0 && local.output.contains("# TYPE gatehouse_tokens_issued_total counter"), "\(local.output)")
+                environment["OAUTHLIB_INSECURE_TRANSPORT"] = ""
+            } else {
+                #expect(plain.status == 0 && plain.output.contains("# TYPE gatehouse_tokens_issued_total counter"), "\(plain.output)")
+            }
+        }
+    }
 }

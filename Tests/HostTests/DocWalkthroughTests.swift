@@ -1,0 +1,54 @@
+import Foundation
+import PluginProtocol
+import Testing
+@testable import Host
+
+/// Pages followed literally: the README's first steps and configuration.md's example, run from their own
+/// blocks. Paths and ports are the only things a test changes (a test cannot own port 8080 or /var/lib).
+@Suite struct DocWalkthroughTests {
+    /// A directory that looks like a checkout after `swift build -c release`: `.build/release` holds the
+    /// binaries under test.
+    static func checkout() throws -> TemporaryDirectory {
+        let directory = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory.path + "/.build", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: directory.path + "/.build/release", withDestinationPath: PluginTestSupport.buildDirectory)
+        return directory
+    }
+
+    @Test func theReadmeFiveMinutesBlockRunsAsWritten() throws {
+        let block = try DocPage.block("README.md", "sh", containing: "CLIENT_SECRET=")
+        let lines = block.components(separatedBy: "\n")
+        // The build line is what produced the binaries under test; everything after it runs unchanged.
+        #expect(lines.first == "scripts/bootstrap && swift build -c release")
+        let port = try ServedGatehouse.freePort()
+        let script = "set -e\n" + lines.dropFirst().joined(separator: "\n").replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(port)")
+        let checkout = try Self.checkout()
+        let result = try shell(script, in: checkout.path, environment: ["GATEHOUSE_LISTEN": "127.0.0.1:\(port)"], timeout: .seconds(60))
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("# TYPE gatehouse_"), "the metrics did not arrive:\n\(result.output)")
+        #expect(FileManager.default.fileExists(atPath: checkout.path + "/gatehouse-data/gatehouse.sqlite3"))
+    }
+
+    /// configuration.md's example starts (no unknown key, no missing file) and keeps the signing keys and the
+    /// database in the one data directory.
+    @Test func theConfigurationExampleStartsWithEverythingInTheDataDirectory() throws {
+        let directory = TemporaryDirectory()
+        let data = directory.path + "/data"
+        let etc = directory.path + "/etc"
+        try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
+        let policy = try DocPage.block("Docs/policy.md", "json", containing: "\"defaultRole\"")
+        try policy.write(toFile: etc + "/policy.json", atomically: true, encoding: .utf8)
+        let example = try DocPage.block("Docs/configuration.md", "json", containing: "\"plugins\"")
+        let config = example.replacingOccurrences(of: "/var/lib/gatehouse", with: data).replacingOccurrences(of: "/etc/gatehouse", with: etc)
+        let parsed = try JSONParser.parse(config)
+        #expect(parsed["data_dir"]?.stringValue == data, "the example's data_dir is not the directory its store uses")
+        let gatehouse = try ServedGatehouse(directory: directory, config: config)
+        defer { gatehouse.stop() }
+        for file in ["signing-keys.json", "gatehouse.sqlite3"] {
+            #expect(FileManager.default.fileExists(atPath: data + "/" + file), "\(file) is not in data_dir")
+        }
+        let client = try gatehouse.addClient(name: "prometheus", extra: ["--config", gatehouse.directory.path + "/gatehouse.json"])
+        let issued = try gatehouse.metric("gatehouse_tokens_issued_total{client_id=\"\(client.id)\"}", as: client)
+        #expect(issued == 1, "the served store is not the one the CLI wrote to")
+    }
+}
