@@ -51,4 +51,39 @@ import Testing
         let issued = try gatehouse.metric("gatehouse_tokens_issued_total{client_id=\"\(client.id)\"}", as: client)
         #expect(issued == 1, "the served store is not the one the CLI wrote to")
     }
+
+    /// prometheus.md "Trying it locally": the two blocks, against a served Gatehouse, until the target is up.
+    @Test func thePrometheusLocalWalkthroughGetsTheTargetUp() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus") else {
+            throw TestFailure("prometheus not found: install the Debian package 'prometheus' (scripts/bootstrap --test does)")
+        }
+        let checkout = try Self.checkout()
+        let gatehouse = try ServedGatehouse()
+        defer { gatehouse.stop() }
+        let prometheusPort = try ServedGatehouse.freePort()
+        func local(_ text: String) -> String {
+            text.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(gatehouse.port)")
+                .replacingOccurrences(of: "127.0.0.1:9090", with: "127.0.0.1:\(prometheusPort)")
+                .replacingOccurrences(of: "scrape_interval: 15s", with: "scrape_interval: 1s")
+        }
+        let start = local(try DocPage.block("Docs/prometheus.md", "sh", containing: "promtool check config"))
+        let check = local(try DocPage.block("Docs/prometheus.md", "sh", containing: "activeTargets"))
+        let script = """
+            set -e
+            \(start)
+            set +e
+            for attempt in $(seq 60); do
+              sleep 1
+              health=$(\(check))
+              case "$health" in up*) echo "target: $health"; exit 0 ;; esac
+            done
+            echo "target never up: $health"; exit 1
+            """
+        let result = try shell(script, in: checkout.path, environment: ["GATEHOUSE_DATA_DIR": gatehouse.directory.path + "/data"],
+                               timeout: .seconds(90))
+        #expect(result.status == 0, "\(result.output)\n\(gatehouse.log.suffix(1500))")
+        #expect(result.output.contains("SUCCESS"), "promtool check config did not pass: \(result.output)")
+        let mode = try FileManager.default.attributesOfItem(atPath: checkout.path + "/gatehouse-secret")[.posixPermissions] as? Int
+        #expect(mode == 0o600, "the secret file is readable by others")
+    }
 }

@@ -10,14 +10,15 @@ import Testing
     final class PrometheusServer {
         let directory = TemporaryDirectory()
         let port: UInt16
-        private let process = Process()
+        let secretFile: String
+        private var process = Process()
 
         init(gatehouse: ServedGatehouse, clientID: String, secret: String, interval: String = "1s") throws {
             guard FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus") else {
                 throw TestFailure("prometheus not found: install the Debian package 'prometheus' (.ci/run does)")
             }
             port = try ServedGatehouse.freePort()
-            let secretFile = directory.path + "/gatehouse-secret"
+            secretFile = directory.path + "/gatehouse-secret"
             try secret.write(toFile: secretFile, atomically: true, encoding: .utf8)
             chmod(secretFile, 0o600)
             let config = """
@@ -36,6 +37,11 @@ import Testing
                       scopes: [metrics]
                 """
             try config.write(toFile: directory.path + "/prometheus.yml", atomically: true, encoding: .utf8)
+            try start()
+        }
+
+        private func start() throws {
+            process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
             process.arguments = ["--config.file=\(directory.path)/prometheus.yml", "--storage.tsdb.path=\(directory.path)/data",
                                  "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn"]
@@ -44,12 +50,22 @@ import Testing
             try process.run()
         }
 
-        deinit {
+        private func stop() {
             if process.isRunning {
                 kill(process.processIdentifier, SIGTERM)
                 process.waitUntilExit()
             }
         }
+
+        /// Prometheus's own config reload (SIGHUP, as `systemctl reload prometheus` sends).
+        func reload() { kill(process.processIdentifier, SIGHUP) }
+
+        func restart() throws {
+            stop()
+            try start()
+        }
+
+        deinit { stop() }
 
         /// The gatehouse target as Prometheus sees it: health ("up"/"down"/"unknown") and last error.
         func target() -> (health: String, error: String) {
