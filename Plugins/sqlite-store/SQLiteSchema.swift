@@ -32,6 +32,8 @@ enum SQLiteSchema {
             );
             CREATE INDEX revocations_by_expiry ON revocations(expires_at);
             """),
+        // Clients created before this keep a null instance; their tokens carry none and stay valid.
+        ("add the client instance", "ALTER TABLE clients ADD COLUMN instance TEXT"),
     ]
 
     /// Brings the database up to the latest version, one transaction per migration.

@@ -36,7 +36,7 @@ final class SQLiteStoreBackend: StoreBackend {
         _ = try db.integer("SELECT count(*) FROM sqlite_master")
         try SQLiteSchema.migrate(db)
         let names = ["id", "name", "role", "allowed_scopes", "default_scopes", "token_lifetime", "enabled", "created_at", "updated_at",
-                     "last_used_at", "not_before"]
+                     "last_used_at", "not_before", "instance"]
         let columns = names.joined(separator: ", ")
         selectClient = try db.prepare("SELECT \(columns) FROM clients WHERE id = ?1")
         // The authentication path: client and secrets in one statement, so one read transaction (one round
@@ -47,10 +47,11 @@ final class SQLiteStoreBackend: StoreBackend {
             LEFT JOIN secrets s ON s.client_id = c.id WHERE c.id = ?1 ORDER BY s.created_at, s.rowid
             """)
         selectSecrets = try db.prepare("SELECT verifier, created_at, expires_at FROM secrets WHERE client_id = ?1 ORDER BY created_at, rowid")
-        insertClient = try db.prepare("INSERT INTO clients (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
+        insertClient = try db.prepare("INSERT INTO clients (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
         updateClient = try db.prepare("""
             UPDATE clients SET name = ?2, role = ?3, allowed_scopes = ?4, default_scopes = ?5, token_lifetime = ?6,
-            enabled = ?7, created_at = ?8, updated_at = ?9, last_used_at = ?10, not_before = ?11 WHERE id = ?1
+            enabled = ?7, created_at = ?8, updated_at = ?9, last_used_at = ?10, not_before = ?11,
+            instance = ?12 WHERE id = ?1
             """)
         deleteSecrets = try db.prepare("DELETE FROM secrets WHERE client_id = ?1")
         insertSecret = try db.prepare("INSERT INTO secrets (client_id, verifier, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")
@@ -90,8 +91,8 @@ final class SQLiteStoreBackend: StoreBackend {
         var found: StoredClient?
         while try statement.step() {
             if found == nil { found = StoredClient(record: row(statement), secrets: []) }
-            if let verifier = statement.text(11) {
-                found?.secrets.append(StoredSecret(verifier: verifier, createdAt: statement.int(12) ?? 0, expiresAt: statement.int(13)))
+            if let verifier = statement.text(12) {
+                found?.secrets.append(StoredSecret(verifier: verifier, createdAt: statement.int(13) ?? 0, expiresAt: statement.int(14)))
             }
         }
         return found
@@ -179,7 +180,7 @@ final class SQLiteStoreBackend: StoreBackend {
             tokenLifetime: statement.int(5), enabled: statement.int(6) == 1,
             createdAt: statement.int(7) ?? 0, updatedAt: statement.int(8) ?? 0,
             lastUsedAt: max(statement.int(9) ?? 0, pendingUses[statement.text(0) ?? ""] ?? 0).nonZero,
-            notBefore: statement.int(10))
+            notBefore: statement.int(10), instance: statement.text(11))
     }
 
     private func secrets(of id: String) throws -> [StoredSecret] {
@@ -196,7 +197,8 @@ final class SQLiteStoreBackend: StoreBackend {
         statement.bind(.text(record.id), .text(record.name), .text(record.role),
                        .text(record.allowedScopes.joined(separator: " ")), .text(record.defaultScopes.joined(separator: " ")),
                        .optional(record.tokenLifetime), .integer(record.enabled ? 1 : 0), .integer(record.createdAt),
-                       .integer(record.updatedAt), .optional(record.lastUsedAt), .optional(record.notBefore))
+                       .integer(record.updatedAt), .optional(record.lastUsedAt), .optional(record.notBefore),
+                       record.instance.map { .text($0) } ?? .null)
     }
 
     private func writeSecrets(_ client: StoredClient) throws {

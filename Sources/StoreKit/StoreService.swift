@@ -116,6 +116,9 @@ public final class StoreService {
 
     public func create(_ params: CreateClientParams) throws -> ClientRecord {
         var record = params.client
+        // A fresh instance for every creation, whatever the caller sent: tokens of a client that was removed
+        // and created again under the same id name the old instance and stay void.
+        record.instance = try random { try SecureRandom.token(byteCount: 12) }
         try ClientValidation.validate(record)
         try ClientValidation.checkSecret(params.secret)
         let time = now()
@@ -191,8 +194,12 @@ public final class StoreService {
     }
 
     private func makeVerifier(_ secret: String) throws -> String {
+        try random { try SecretVerifier.make(secret: secret) }
+    }
+
+    private func random<T>(_ draw: () throws -> T) throws -> T {
         do {
-            return try SecretVerifier.make(secret: secret)
+            return try draw()
         } catch {
             throw RPCError(.storageFailure, "cannot read the system random source")
         }

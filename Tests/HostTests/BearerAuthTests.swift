@@ -74,9 +74,35 @@ import Testing
         let future = codec.sign(AccessToken(issuer: codec.issuer, clientID: "prom", audience: codec.audience, issuedAt: now + 3600,
                                             expiresAt: now + 7200, tokenID: "f", scopes: ["metrics"]))
         #expect(try host.metrics(token: future).status == 401)
+        // A token names the client instance it was issued to; one without it is not prom's.
+        let instance = try await host.gatehouse.store.call(ClientStore.get, ClientIDParams(clientID: "prom")).client?.instance
+        #expect(instance != nil)
         let valid = codec.sign(AccessToken(issuer: codec.issuer, clientID: "prom", audience: codec.audience, issuedAt: now,
-                                           expiresAt: now + 60, tokenID: "v", scopes: ["metrics"]))
+                                           expiresAt: now + 60, tokenID: "v", scopes: ["metrics"], clientInstance: instance))
         #expect(try host.metrics(token: valid).status == 200)
+        let noInstance = codec.sign(AccessToken(issuer: codec.issuer, clientID: "prom", audience: codec.audience, issuedAt: now,
+                                                expiresAt: now + 60, tokenID: "n", scopes: ["metrics"]))
+        #expect(try host.metrics(token: noInstance).status == 401)
+    }
+
+    @Test func aTokenIsRefusedBeforeItsNotBefore() async throws {
+        let host = try TestGatehouse()
+        defer { host.stop() }
+        try await host.addClient("prom")
+        let keys = try SigningKeyRing.loadOrCreate(directory: host.directory.path + "/data", now: 0)
+        let codec = TokenCodec(keys: keys, issuer: "http://gatehouse.test", audience: "gatehouse")
+        let instance = try await host.gatehouse.store.call(ClientStore.get, ClientIDParams(clientID: "prom")).client?.instance
+        let now = Int64(time(nil))
+        func token(notBefore: Int64, id: String) -> String {
+            codec.sign(AccessToken(issuer: codec.issuer, clientID: "prom", audience: codec.audience, issuedAt: now, expiresAt: now + 7200,
+                                   tokenID: id, scopes: ["metrics"], clientInstance: instance, notBefore: notBefore))
+        }
+        // RFC 7519 §4.1.5: `iat` is now, but the token is not to be used for another hour.
+        let later = try host.metrics(token: token(notBefore: now + 3600, id: "later"))
+        #expect(later.status == 401 && later.json["error_description"] == "the access token is not valid yet")
+        // Within the clock-skew allowance (30 s), and in the past, it is.
+        #expect(try host.metrics(token: token(notBefore: now + 10, id: "skew")).status == 200)
+        #expect(try host.metrics(token: token(notBefore: now - 10, id: "past")).status == 200)
     }
 
     @Test func insufficientScopeIs403AndNamesTheScope() async throws {

@@ -152,6 +152,27 @@ import Testing
     }
 
     @Test(arguments: StoreUnderTest.all)
+    func everyCreationIsANewInstanceThatNoChangeAlters(store: StoreUnderTest) async throws {
+        try await withStore(store) { pool, _ in
+            var client = Fixtures.client("again")
+            client.instance = "chosen-by-the-caller"
+            let first = try await pool.call(ClientStore.create, CreateClientParams(client: client, secret: Fixtures.secret)).client
+            let instance = try #require(first.instance, "the store must give every client an instance")
+            #expect(instance != "chosen-by-the-caller" && ClientInstance.isValid(instance))
+            var change = UpdateClientParams(clientID: "again")
+            change.name = "renamed"
+            change.enabled = false
+            #expect(try await pool.call(ClientStore.update, change).client.instance == instance)
+            _ = try await pool.call(ClientStore.rotateSecret, RotateSecretParams(clientID: "again", secret: Fixtures.otherSecret, graceSeconds: 0))
+            #expect(try await pool.call(ClientStore.get, ClientIDParams(clientID: "again")).client?.instance == instance)
+            // Removed and created again under the same id (tokens of the first must not work for the second).
+            _ = try await pool.call(ClientStore.delete, ClientIDParams(clientID: "again"))
+            let second = try await pool.call(ClientStore.create, CreateClientParams(client: client, secret: Fixtures.secret)).client
+            #expect(second.instance != nil && second.instance != instance)
+        }
+    }
+
+    @Test(arguments: StoreUnderTest.all)
     func listPagesInIDOrder(store: StoreUnderTest) async throws {
         try await withStore(store) { pool, _ in
             let ids = (0..<25).map { String(format: "client-%02d", $0) }.shuffled()

@@ -140,6 +140,8 @@ class Store:
         doc = {"id": client.get("id"), "name": client.get("name", ""), "role": client.get("role", ""),
                "allowedScopes": client.get("allowedScopes", []), "defaultScopes": client.get("defaultScopes", []),
                "enabled": client.get("enabled", True), "createdAt": now, "updatedAt": now,
+               # A new instance per creation: tokens of a removed client with the same id stay void.
+               "instance": random_source.token_urlsafe(12),
                "verifiers": [{"verifier": make_verifier(p["secret"]), "createdAt": now}]}
         if client.get("tokenLifetime") is not None:
             doc["tokenLifetime"] = client["tokenLifetime"]

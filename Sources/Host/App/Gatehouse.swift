@@ -33,11 +33,19 @@ public final class Gatehouse: Sendable {
         self.config = config
         self.logger = logger
         try Self.prepareDataDirectory(config.dataDirectory, logger: logger)
+        let keyFile = SigningKeyRing.path(in: config.dataDirectory)
+        let keysWereLost = access(keyFile, F_OK) != 0 && Self.holdsOtherFiles(config.dataDirectory, than: keyFile)
         let keys: SigningKeyRing
         do {
             keys = try SigningKeyRing.loadOrCreate(directory: config.dataDirectory, now: Int64(time(nil)))
         } catch {
             throw StartError(description: "signing keys: \(error)")
+        }
+        if keysWereLost {
+            // A used data directory without its key file: the new keys void every token issued before. Say so.
+            logger.error("signing key file was missing from a data directory in use; created new signing keys, so every access "
+                         + "token issued before now is refused. If it was lost by accident, stop gatehouse, restore it from the "
+                         + "backup and start again", ["tokens.key_file": .string(keyFile)])
         }
         let metrics = GatehouseMetrics()
         self.metrics = metrics
@@ -140,6 +148,13 @@ public final class Gatehouse: Sendable {
         store.shutdown()
         policy.shutdown()
         logger.info("stopped", [:])
+    }
+
+    /// Whether `directory` holds anything besides `file`: a data directory that has been in use.
+    private static func holdsOtherFiles(_ directory: String, than file: String) -> Bool {
+        let name = String(file.split(separator: "/").last ?? "")
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return entries.contains { $0 != name && !$0.hasPrefix(name + ".tmp-") }
     }
 
     private static func prepareDataDirectory(_ path: String, logger: Logger) throws(StartError) {

@@ -24,7 +24,7 @@ public final class BearerAuthenticator: Sendable {
 
     let validator: TokenValidator
     let policy: any PluginEndpoint
-    let decisions = DecisionCache<AuthorizeParams, AuthorizeResult>()
+    let decisions = DecisionCache(Policy.authorize)
     let metrics: GatehouseMetrics
     let logger: Logger
 
@@ -68,21 +68,14 @@ public final class BearerAuthenticator: Sendable {
         let params = AuthorizeParams(clientID: client.id, role: client.role, scopes: token.scopes,
                                      request: .init(method: request.method, path: String(request.path), host: host,
                                                     remoteAddress: context.remoteAddress))
-        let decide: @Sendable (AuthorizeResult) -> Void = { [self] decision in
-            if decision.allowed {
-                metrics.bearerRequests.increment(["allowed"])
-                completion(.authorized(Authorized(token: token, client: client)))
-            } else {
-                refuse(.insufficientScope(decision.reason, required: decision.requiredScopes, clientID: client.id), completion)
-            }
-        }
-        if let cached = decisions.lookup(params) { return decide(cached) }
-        policy.call(Policy.authorize, params) { [self] outcome in
+        decisions.answer(params, from: policy) { [self] outcome in
             switch outcome {
             case .failure(let error): refuse(.unavailable(error), completion)
+            case .success(let decision) where decision.allowed:
+                metrics.bearerRequests.increment(["allowed"])
+                completion(.authorized(Authorized(token: token, client: client)))
             case .success(let decision):
-                decisions.store(params, decision, ttlMilliseconds: decision.cacheTTLMilliseconds)
-                decide(decision)
+                refuse(.insufficientScope(decision.reason, required: decision.requiredScopes, clientID: client.id), completion)
             }
         }
     }

@@ -1,5 +1,4 @@
 import PluginProtocol
-import Synchronization
 
 /// The host's view of clients: authentication through the store (successes reused for as long as the store
 /// allows, see `CredentialCache`), and a cache of client records for the bearer path, so checking a token
@@ -7,12 +6,12 @@ import Synchronization
 ///
 /// Both caches are dropped when the store says so (`invalidate`, sent when it sees a change from any
 /// process) and when a store process goes down or starts; record entries also expire after `ttl`, bounding
-/// staleness even with a store that never notifies.
+/// staleness even with a store that never notifies. An answer about another client than the one asked about
+/// is a broken answer: the call fails (closed) and nothing is cached.
 public final class ClientDirectory: Sendable {
     private let store: any PluginEndpoint
     private let ttl: Duration
-    private let maxEntries: Int
-    private let cache = Mutex<[String: (record: ClientRecord?, expires: MonotonicTime)]>([:])
+    private let records: ExpiringCache<String, ClientRecord?>
     private let credentials = CredentialCache()
     private let cacheHits: MetricFamily?
 
@@ -22,7 +21,7 @@ public final class ClientDirectory: Sendable {
         self.store = store
         self.cacheHits = cacheHits
         self.ttl = ttl
-        self.maxEntries = maxEntries
+        records = ExpiringCache(maxEntries: maxEntries)
     }
 
     public func authenticate(clientID: String, secret: String,
@@ -35,9 +34,9 @@ public final class ClientDirectory: Sendable {
         }
         store.call(ClientStore.authenticate, AuthenticateParams(clientID: clientID, secret: secret)) { [self] outcome in
             if case .success(let result) = outcome, let client = result.client {
+                guard client.id == clientID else { return completion(.failure(answeredForAnother(client.id, clientID, ClientStore.authenticate.name))) }
                 remember(client.id, client)
                 if result.cacheTTLMilliseconds > 0 {
-                    // Keyed by the id the client presented: the one the next request will look up.
                     credentials.store(clientID: clientID, secretMAC: secretMAC ?? credentials.mac(of: secret), result: result)
                 }
             }
@@ -47,12 +46,14 @@ public final class ClientDirectory: Sendable {
 
     /// The client's current record (nil if it no longer exists), from the cache when fresh.
     public func record(_ clientID: String, completion: @escaping @Sendable (Result<ClientRecord?, PluginCallError>) -> Void) {
-        let now = MonotonicTime.now()
-        if let cached = cache.withLock({ $0[clientID] }), now < cached.expires {
-            return completion(.success(cached.record))
-        }
+        if let cached = records.value(for: clientID) { return completion(.success(cached)) }
         store.call(ClientStore.get, ClientIDParams(clientID: clientID)) { [self] outcome in
-            if case .success(let result) = outcome { remember(clientID, result.client) }
+            if case .success(let result) = outcome {
+                if let client = result.client, client.id != clientID {
+                    return completion(.failure(answeredForAnother(client.id, clientID, ClientStore.get.name)))
+                }
+                remember(clientID, result.client)
+            }
             completion(outcome.map(\.client))
         }
     }
@@ -60,20 +61,12 @@ public final class ClientDirectory: Sendable {
     /// Drops cached records: the ids given, or all of them for an empty list.
     public func invalidate(_ clientIDs: [String]) {
         credentials.invalidate(clientIDs)
-        cache.withLock { entries in
-            if clientIDs.isEmpty {
-                entries.removeAll(keepingCapacity: true)
-            } else {
-                for id in clientIDs { entries[id] = nil }
-            }
-        }
+        if clientIDs.isEmpty { records.removeAll() } else { records.remove(clientIDs) }
     }
 
-    private func remember(_ clientID: String, _ record: ClientRecord?) {
-        let expires = MonotonicTime.now() + ttl
-        cache.withLock { entries in
-            if entries.count >= maxEntries { entries.removeAll(keepingCapacity: true) }
-            entries[clientID] = (record, expires)
-        }
+    private func remember(_ clientID: String, _ record: ClientRecord?) { records.store(record, for: clientID, ttl: ttl) }
+
+    private func answeredForAnother(_ answered: String, _ asked: String, _ method: String) -> PluginCallError {
+        .invalidResult(plugin: store.name, method: method, detail: "answered for client '\(answered)' when asked about '\(asked)'")
     }
 }

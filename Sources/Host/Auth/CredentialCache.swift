@@ -15,12 +15,10 @@ final class CredentialCache: Sendable {
     struct Entry: Sendable {
         let secretMAC: [UInt8]
         let result: AuthenticateResult
-        let expires: MonotonicTime
     }
 
     private let key: HMACKey
-    private let entries = Mutex<[String: Entry]>([:])
-    private let maxEntries: Int
+    private let entries: ExpiringCache<String, Entry>
     /// False until the store first allows caching: a store that never does (`authCacheMs: 0`, most custom
     /// stores) then costs no MAC per request.
     private let inUse = Atomic<Bool>(false)
@@ -34,7 +32,7 @@ final class CredentialCache: Sendable {
         // broken system; fall back to no caching rather than a guessable key.
         let seed = try? SecureRandom.bytes(32)
         key = HMACKey(key: seed ?? [])
-        self.maxEntries = seed == nil ? 0 : maxEntries
+        entries = ExpiringCache(maxEntries: seed == nil ? 0 : maxEntries)
     }
 
     /// The MAC to look up and store `secret` under. Once the cache is in use it is computed for every request,
@@ -46,33 +44,20 @@ final class CredentialCache: Sendable {
 
     /// The cached success for this client id and secret MAC, if one is still valid.
     func lookup(clientID: String, secretMAC: [UInt8]) -> AuthenticateResult? {
-        let now = MonotonicTime.now()
-        guard let entry = entries.withLock({ $0[clientID] }) else { return nil }
-        guard ConstantTime.equals(entry.secretMAC, secretMAC), now < entry.expires else { return nil }
+        guard let entry = entries.value(for: clientID), ConstantTime.equals(entry.secretMAC, secretMAC) else { return nil }
         return entry.result
     }
 
     func store(clientID: String, secretMAC: [UInt8], result: AuthenticateResult) {
-        guard result.authenticated, result.cacheTTLMilliseconds > 0, maxEntries > 0 else { return }
+        guard result.authenticated, result.cacheTTLMilliseconds > 0, entries.maxEntries > 0 else { return }
         if !isInUse { inUse.store(true, ordering: .relaxed) }
-        let entry = Entry(secretMAC: secretMAC, result: result,
-                          expires: .now() + .milliseconds(result.cacheTTLMilliseconds))
-        entries.withLock { entries in
-            if entries.count >= maxEntries { entries.removeAll(keepingCapacity: true) }
-            entries[clientID] = entry
-        }
+        entries.store(Entry(secretMAC: secretMAC, result: result), for: clientID, ttl: .milliseconds(result.cacheTTLMilliseconds))
     }
 
     /// Drops the entries of the ids given, or every entry for an empty list.
     func invalidate(_ clientIDs: [String]) {
-        entries.withLock { entries in
-            if clientIDs.isEmpty {
-                entries.removeAll(keepingCapacity: true)
-            } else {
-                for id in clientIDs { entries[id] = nil }
-            }
-        }
+        if clientIDs.isEmpty { entries.removeAll() } else { entries.remove(clientIDs) }
     }
 
-    var count: Int { entries.withLock { $0.count } }
+    var count: Int { entries.count }
 }

@@ -13,7 +13,7 @@ public final class TokenEndpoint: Sendable {
     let authenticator: ClientAuthenticator
     let policy: any PluginEndpoint
     let settings: Settings
-    let grants = DecisionCache<GrantParams, GrantResult>()
+    let grants = DecisionCache(Policy.grant)
     let metrics: GatehouseMetrics
     let logger: Logger
 
@@ -72,22 +72,21 @@ public final class TokenEndpoint: Sendable {
         let subject = PolicySubject(clientID: client.id, role: client.role, allowedScopes: client.allowedScopes,
                                     defaultScopes: client.defaultScopes)
         let params = GrantParams(client: subject, requestedScopes: requested)
-        let decide: @Sendable (GrantResult) -> Void = { [self] decision in
-            if !decision.granted || decision.scopes.isEmpty {
-                refuse(.init(.invalidScope(decision.reason), clientID: client.id), context: context, completion)
-            } else {
-                issue(client, scopes: decision.scopes, method: method, context: context, completion)
-            }
-        }
         // The key holds everything the answer depends on, so a changed client misses the cache.
-        if let cached = grants.lookup(params) { return decide(cached) }
-        policy.call(Policy.grant, params) { [self] outcome in
+        grants.answer(params, from: policy) { [self] outcome in
             switch outcome {
             case .failure(let error):
                 refuse(.init(.unavailable("policy_unavailable"), clientID: client.id, pluginError: error), context: context, completion)
+            case .success(let decision) where !decision.granted || decision.scopes.isEmpty:
+                refuse(.init(.invalidScope(decision.reason), clientID: client.id), context: context, completion)
             case .success(let decision):
-                grants.store(params, decision, ttlMilliseconds: decision.cacheTTLMilliseconds)
-                decide(decision)
+                // A policy grants from what the client may hold; a grant beyond it is a broken answer (fail closed).
+                if let extra = decision.scopes.first(where: { !client.allowedScopes.contains($0) }) {
+                    let error = PluginCallError.invalidResult(plugin: policy.name, method: Policy.grant.name,
+                                                              detail: "granted scope '\(extra)', which client '\(client.id)' may not hold")
+                    return refuse(.init(.unavailable("policy_unavailable"), clientID: client.id, pluginError: error), context: context, completion)
+                }
+                issue(client, scopes: decision.scopes, method: method, context: context, completion)
             }
         }
     }
@@ -102,7 +101,7 @@ public final class TokenEndpoint: Sendable {
         }
         let codec = self.codec.current
         let token = AccessToken(issuer: codec.issuer, clientID: client.id, audience: codec.audience, issuedAt: now,
-                                expiresAt: now + lifetime, tokenID: tokenID, scopes: scopes)
+                                expiresAt: now + lifetime, tokenID: tokenID, scopes: scopes, clientInstance: client.instance)
         let scope = scopes.joined(separator: " ")
         metrics.tokensIssued.increment([client.id])
         logger.info("token issued", ["audit": "token.issued", "oauth.client_id": .string(client.id), "oauth.scope": .string(scope),

@@ -5,6 +5,10 @@ import PluginProtocol
 ///
 /// A line that is a JSON object keeps its fields (`level`, `msg`, anything else); any other line becomes
 /// the `msg` of an `info` record. Lines are capped so a plugin cannot flood the host's memory.
+///
+/// Audit events (records with an `audit` field) are the host's alone: a plugin's line that claims to be one
+/// keeps what it claimed only as `plugin.claimed_audit`, so whoever reads the audit trail (`audit` present)
+/// never sees an event a plugin forged, such as a `token.issued` for a client that got no token.
 struct StderrForwarder: Sendable {
     static let maxLineLength = 16 * 1024
 
@@ -36,6 +40,7 @@ struct StderrForwarder: Sendable {
                 fields["level"] = .string(level.name)
                 if fields["msg"] == nil { fields["msg"] = fields["message"] ?? "" }
                 fields["ts"] = nil
+                if let claimed = fields.removeValue(forKey: "audit") { fields["plugin.claimed_audit"] = claimed }
                 logger.emit(fields)
             } else {
                 logger.info(String(decoding: bytes, as: UTF8.self))

@@ -8,16 +8,21 @@ public struct AccessToken: Sendable, Equatable {
     public var clientID: String
     /// `aud`
     public var audience: String
-    /// `iat`, `exp` (Unix seconds); `nbf` equals `iat`.
+    /// `iat`, `exp` (Unix seconds).
     public var issuedAt: Int64
     public var expiresAt: Int64
+    /// `nbf` (RFC 7519 §4.1.5); the host signs it equal to `iat`, and refuses a token before it.
+    public var notBefore: Int64?
     /// `jti`: unique per token, for revocation and audit.
     public var tokenID: String
     /// `scope`: space-separated in the JWT (RFC 9068 §2.2.3).
     public var scopes: [String]
+    /// `client_instance`: the `instance` of the client record it was issued to, so a client removed and
+    /// created again under the same id does not inherit it.
+    public var clientInstance: String?
 
     public init(issuer: String, clientID: String, audience: String, issuedAt: Int64, expiresAt: Int64, tokenID: String,
-                scopes: [String])
+                scopes: [String], clientInstance: String? = nil, notBefore: Int64? = nil)
     {
         self.issuer = issuer
         self.clientID = clientID
@@ -26,13 +31,22 @@ public struct AccessToken: Sendable, Equatable {
         self.expiresAt = expiresAt
         self.tokenID = tokenID
         self.scopes = scopes
+        self.clientInstance = clientInstance
+        self.notBefore = notBefore
     }
 
     /// The JWT claims set (RFC 9068 §2.2) as compact JSON, members in a fixed order.
     var encodedClaims: [UInt8] {
-        JSONWriter.bytes(object: ["iss": .string(issuer), "sub": .string(clientID), "client_id": .string(clientID),
-                                  "aud": .string(audience), "iat": .int(issuedAt), "nbf": .int(issuedAt), "exp": .int(expiresAt),
-                                  "jti": .string(tokenID), "scope": .string(scopes.joined(separator: " "))])
+        let scope = JSONValue.string(scopes.joined(separator: " "))
+        guard let clientInstance else {
+            return JSONWriter.bytes(object: ["iss": .string(issuer), "sub": .string(clientID), "client_id": .string(clientID),
+                                             "aud": .string(audience), "iat": .int(issuedAt), "nbf": .int(notBefore ?? issuedAt),
+                                             "exp": .int(expiresAt), "jti": .string(tokenID), "scope": scope])
+        }
+        return JSONWriter.bytes(object: ["iss": .string(issuer), "sub": .string(clientID), "client_id": .string(clientID),
+                                         "client_instance": .string(clientInstance), "aud": .string(audience), "iat": .int(issuedAt),
+                                         "nbf": .int(notBefore ?? issuedAt), "exp": .int(expiresAt), "jti": .string(tokenID),
+                                         "scope": scope])
     }
 
     init(claims: JSONValue) throws(JSONShapeError) {
@@ -45,5 +59,7 @@ public struct AccessToken: Sendable, Equatable {
         expiresAt = try reader.int("exp")
         tokenID = try reader.string("jti")
         scopes = try reader.string("scope").split(separator: " ").map(String.init)
+        notBefore = try reader.optionalInt("nbf")
+        clientInstance = try reader.optionalString("client_instance")
     }
 }

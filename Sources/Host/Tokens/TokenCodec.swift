@@ -83,6 +83,8 @@ public struct TokenCodec: Sendable {
     func checkTimes(_ token: AccessToken, now: Int64) -> Result<AccessToken, Rejection> {
         guard now < token.expiresAt else { return .failure(.expired) }
         guard token.issuedAt <= now + leeway else { return .failure(.notYetValid) }
+        // RFC 7519 §4.1.5: not to be accepted before `nbf` (with the same allowance for clock skew).
+        if let notBefore = token.notBefore, notBefore > now + leeway { return .failure(.notYetValid) }
         return .success(token)
     }
 

@@ -15,19 +15,23 @@ public final class TokenCodecSource: Sendable {
     private struct State {
         var codec: TokenCodec
         var identity: [Int64]?
-        var verified: [String: AccessToken] = [:]
-        /// Counts reloads, so a verification that raced one is not remembered.
+        /// Counts reloads. It is part of every remembered token's key, so a verification that raced a reload
+        /// is never found again under the new keys.
         var generation = 0
     }
+    private struct Verified: Hashable, Sendable {
+        var generation: Int
+        var text: String
+    }
     private let state: Mutex<State>
+    private let verified: ExpiringCache<Verified, AccessToken>
     private let directory: String
     private let logger: Logger
-    private let maxVerified: Int
 
     init(codec: TokenCodec, directory: String, logger: Logger, maxVerified: Int = 10_000) {
         self.directory = directory
         self.logger = logger
-        self.maxVerified = maxVerified
+        verified = ExpiringCache(maxEntries: maxVerified)
         state = Mutex(State(codec: codec, identity: Self.identity(directory)))
     }
 
@@ -35,36 +39,37 @@ public final class TokenCodecSource: Sendable {
 
     /// `TokenCodec.verify` with the time-independent part remembered for tokens seen before.
     func verify(_ text: Substring, now: Int64) -> Result<AccessToken, TokenCodec.Rejection> {
-        let key = String(text)
-        let (codec, generation, known) = state.withLock { ($0.codec, $0.generation, $0.verified[key]) }
-        if let known { return codec.checkTimes(known, now: now) }
+        let (codec, generation) = state.withLock { ($0.codec, $0.generation) }
+        let key = Verified(generation: generation, text: String(text))
+        if let known = verified.value(for: key) { return codec.checkTimes(known, now: now) }
         let outcome = codec.verifySignedClaims(text)
-        if case .success(let token) = outcome, now < token.expiresAt {
-            state.withLock { state in
-                guard state.generation == generation else { return }  // Checked against keys since replaced.
-                if state.verified.count >= maxVerified { state.verified = state.verified.filter { now < $0.value.expiresAt } }
-                if state.verified.count >= maxVerified { state.verified.removeAll(keepingCapacity: true) }
-                state.verified[key] = token
-            }
-        }
+        if case .success(let token) = outcome { verified.store(token, for: key, ttl: .seconds(token.expiresAt - now)) }
         return outcome.flatMap { codec.checkTimes($0, now: now) }
     }
 
     /// How many verified tokens are remembered (for tests).
-    var rememberedCount: Int { state.withLock { $0.verified.count } }
+    var rememberedCount: Int { verified.count }
 
     /// Reloads the keys if the file changed; called periodically.
     func reloadIfChanged() {
         let identity = Self.identity(directory)
         guard state.withLock({ $0.identity != identity }) else { return }
+        guard identity != nil else {
+            // Deleted under a running host: new keys would void every live token without a word. Keep these.
+            state.withLock { $0.identity = nil }
+            logger.error("signing key file was deleted; keeping the keys in use. Restore it (or run `gatehouse keys rotate`): "
+                         + "a restart without it creates new keys and every access token issued so far stops working",
+                         ["tokens.key_file": .string(SigningKeyRing.path(in: directory))])
+            return
+        }
         do {
             let keys = try SigningKeyRing.loadOrCreate(directory: directory, now: Int64(time(nil)))
             state.withLock { state in
                 state.codec = TokenCodec(keys: keys, issuer: state.codec.issuer, audience: state.codec.audience)
                 state.identity = identity
-                state.verified = [:]  // Verified against keys that may be gone now.
                 state.generation += 1
             }
+            verified.removeAll()  // Verified against keys that may be gone now.
             logger.info("signing keys reloaded", ["tokens.current_kid": .string(keys.currentID), "tokens.keys": .int(Int64(keys.keys.count))])
         } catch {
             state.withLock { $0.identity = identity }

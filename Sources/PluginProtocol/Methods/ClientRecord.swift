@@ -20,10 +20,14 @@ public struct ClientRecord: JSONCodable, Equatable {
     public var notBefore: Int64?
     /// Metadata of the secrets that currently verify: never the secrets or their hashes.
     public var secrets: [SecretInfo]
+    /// Set by the store when it creates the client and never changed: random, so a client removed and created
+    /// again under the same id is a different instance, and the tokens of the first one stay void (the host
+    /// puts it in every token as `client_instance`). Nil for clients of stores that do not keep it.
+    public var instance: String?
 
     public init(id: String, name: String, role: String, allowedScopes: [String], defaultScopes: [String],
                 tokenLifetime: Int64?, enabled: Bool, createdAt: Int64, updatedAt: Int64, lastUsedAt: Int64? = nil,
-                notBefore: Int64? = nil, secrets: [SecretInfo] = [])
+                notBefore: Int64? = nil, secrets: [SecretInfo] = [], instance: String? = nil)
     {
         self.id = id
         self.name = name
@@ -37,6 +41,7 @@ public struct ClientRecord: JSONCodable, Equatable {
         self.lastUsedAt = lastUsedAt
         self.notBefore = notBefore
         self.secrets = secrets
+        self.instance = instance
     }
 
     public init(json: JSONValue) throws(JSONShapeError) {
@@ -52,6 +57,7 @@ public struct ClientRecord: JSONCodable, Equatable {
         updatedAt = try reader.optionalInt("updatedAt") ?? createdAt
         lastUsedAt = try reader.optionalInt("lastUsedAt")
         notBefore = try reader.optionalInt("notBefore")
+        instance = try reader.optionalString("instance")
         if let secrets = reader.members["secrets"], let array = secrets.arrayValue {
             var parsed: [SecretInfo] = []
             for element in array { parsed.append(try SecretInfo(json: element)) }
@@ -72,6 +78,7 @@ public struct ClientRecord: JSONCodable, Equatable {
         if let tokenLifetime { members["tokenLifetime"] = .int(tokenLifetime) }
         if let lastUsedAt { members["lastUsedAt"] = .int(lastUsedAt) }
         if let notBefore { members["notBefore"] = .int(notBefore) }
+        if let instance { members["instance"] = .string(instance) }
         return .object(members)
     }
 }

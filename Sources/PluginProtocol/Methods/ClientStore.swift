@@ -73,12 +73,18 @@ public struct AuthenticateResult: JSONCodable, Equatable {
         let reader = try JSONObjectReader(json, what: "result")
         let authenticated = try reader.bool("authenticated")
         if authenticated {
-            client = try reader.decode("client")
+            let client: ClientRecord = try reader.decode("client")
+            try AnswerRules.check(client)
+            // A store that says so itself must not authenticate a disabled client (its answer is "disabled").
+            guard client.enabled else { throw JSONShapeError("authenticated: true for the disabled client '\(client.id)'") }
+            self.client = client
             failure = nil
             cacheTTLMilliseconds = max(0, try reader.optionalInt("cacheTtlMs") ?? 0)
         } else {
             client = nil
-            failure = try reader.optionalString("reason") ?? "unknown"
+            let failure = try reader.optionalString("reason") ?? "unknown"
+            try AnswerRules.check(failureCode: failure)
+            self.failure = failure
             cacheTTLMilliseconds = 0
         }
     }
@@ -98,7 +104,9 @@ public struct GetClientResult: JSONCodable, Equatable {
     public init(json: JSONValue) throws(JSONShapeError) {
         let reader = try JSONObjectReader(json, what: "result")
         if let value = reader.members["client"], !value.isNull {
-            client = try ClientRecord(json: value)
+            let client = try ClientRecord(json: value)
+            try AnswerRules.check(client)
+            self.client = client
         } else {
             client = nil
         }
@@ -109,7 +117,10 @@ public struct GetClientResult: JSONCodable, Equatable {
 public struct ClientResult: JSONCodable, Equatable {
     public var client: ClientRecord
     public init(client: ClientRecord) { self.client = client }
-    public init(json: JSONValue) throws(JSONShapeError) { client = try JSONObjectReader(json, what: "result").decode("client") }
+    public init(json: JSONValue) throws(JSONShapeError) {
+        client = try JSONObjectReader(json, what: "result").decode("client")
+        try AnswerRules.check(client)
+    }
     public var json: JSONValue { ["client": client.json] }
 }
 

@@ -78,7 +78,8 @@ public struct GrantResult: JSONCodable, Equatable {
         let reader = try JSONObjectReader(json, what: "result")
         granted = try reader.bool("granted")
         scopes = try reader.optionalStrings("scopes") ?? []
-        reason = try reader.optionalString("reason") ?? ""
+        try AnswerRules.check(scopes: scopes, "scopes")
+        reason = ReasonText.safe(try reader.optionalString("reason") ?? "")
         cacheTTLMilliseconds = max(0, try reader.optionalInt("cacheTtlMs") ?? 0)
     }
 
@@ -156,8 +157,10 @@ public struct AuthorizeResult: JSONCodable, Equatable {
     public init(json: JSONValue) throws(JSONShapeError) {
         let reader = try JSONObjectReader(json, what: "result")
         allowed = try reader.bool("allowed")
-        reason = try reader.optionalString("reason") ?? ""
+        reason = ReasonText.safe(try reader.optionalString("reason") ?? "")
+        // They go into `WWW-Authenticate: … scope="…"` (RFC 6750 §3): scope tokens have no quote to escape.
         requiredScopes = try reader.optionalStrings("requiredScopes") ?? []
+        try AnswerRules.check(scopes: requiredScopes, "requiredScopes")
         cacheTTLMilliseconds = max(0, try reader.optionalInt("cacheTtlMs") ?? 0)
     }
 

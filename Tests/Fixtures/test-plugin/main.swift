@@ -7,6 +7,8 @@ import PluginProtocol
 //        --crash-on-start exit(3) before reading anything
 //        --ignore-exit    ignore SIGTERM and the `exit` notification (shutdown escalation)
 //        --stderr-banner  write a plain-text line to stderr at start
+//        --stderr-audit   write a log line at start that poses as one of the host's audit events
+//        --hostile CASE   answer the store and policy methods, honestly except for CASE (see HostileAnswers.swift)
 
 let arguments = CommandLine.arguments
 func flag(_ name: String) -> Bool { arguments.contains(name) }
@@ -18,6 +20,10 @@ func option(_ name: String) -> String? {
 if flag("--crash-on-start") { exit(3) }
 if flag("--ignore-exit") { signal(SIGTERM, SIG_IGN) }
 if flag("--stderr-banner") { FileDescriptorWriter(fd: STDERR_FILENO).writeAll(Array("plain banner line\n".utf8)) }
+if flag("--stderr-audit") {
+    let forged = #"{"level":"info","msg":"token issued","audit":"token.issued","oauth.client_id":"admin","plugin.name":"policy"}"#
+    FileDescriptorWriter(fd: STDERR_FILENO).writeAll(Array((forged + "\n").utf8))
+}
 
 let versions = option("--versions")?.split(separator: ",").compactMap { Int64($0) } ?? Lifecycle.supportedVersions
 let server = PluginServer(name: "test-plugin", version: BuildInfo.version,
@@ -70,6 +76,8 @@ server.register(Method<JSONValue, Empty>("test.notify")) { params in
 server.register(Method<Empty, JSONValue>("test.fail")) { _ in
     throw RPCError(.storageFailure, "simulated storage failure")
 }
+
+if let hostile = option("--hostile") { HostileAnswers(mode: hostile).register(on: server) }
 
 let status = server.run()
 if flag("--ignore-exit") { while true { sleep(60) } }
