@@ -35,12 +35,12 @@ public enum AnswerRules {
     public static func violation(scopes: [String]) -> String? {
         guard scopes.count <= maxScopes else { return "at most \(maxScopes) scopes" }
         guard let bad = scopes.first(where: { !Scope.isValid($0) }) else { return nil }
-        return "invalid scope '\(ReasonText.safe(bad, limit: 64))' (RFC 6749 §3.3: printable ASCII, no spaces, quotes or backslashes)"
+        return "invalid scope '\(bad.prefix(64))' (RFC 6749 §3.3: printable ASCII, no spaces, quotes or backslashes)"
     }
 
     /// The host's check of a client record a store answered with.
     static func check(_ client: ClientRecord) throws(JSONShapeError) {
-        if let problem = violation(client) { throw JSONShapeError("client '\(ReasonText.safe(client.id, limit: 64))': \(problem)") }
+        if let problem = violation(client) { throw JSONShapeError("client '\(client.id.prefix(64))': \(problem)") }
     }
 
     static func check(scopes: [String], _ what: String) throws(JSONShapeError) {
@@ -63,29 +63,5 @@ public enum ClientInstance {
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
                 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
         }
-    }
-}
-
-/// Text a plugin wrote for people (`reason`), made safe wherever the host repeats it: RFC 6749 §5.2 and
-/// RFC 6750 §3 allow only %x20-21 / %x23-5B / %x5D-7E in `error_description`, so every other character
-/// (quotes, backslashes, controls, non-ASCII) becomes `?`, and the text is cut at `limit` characters. A
-/// reason is not refused for its characters: a denial must stay a denial, not become a 503.
-public enum ReasonText {
-    public static let maxLength = 300
-
-    public static func safe(_ text: String, limit: Int = maxLength) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(min(text.utf8.count, limit))
-        for scalar in text.unicodeScalars.prefix(limit) {
-            let value = scalar.value
-            let allowed = value == 0x20 || value == 0x21 || (0x23...0x5B).contains(value) || (0x5D...0x7E).contains(value)
-            bytes.append(allowed ? UInt8(value) : UInt8(ascii: "?"))
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// True when `safe` would return `text` unchanged (cheap: the common case allocates nothing).
-    public static func isSafe(_ text: String, limit: Int = maxLength) -> Bool {
-        text.utf8.count <= limit && text.utf8.allSatisfy { $0 == 0x20 || $0 == 0x21 || (0x23...0x5B).contains($0) || (0x5D...0x7E).contains($0) }
     }
 }

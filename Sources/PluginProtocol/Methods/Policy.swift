@@ -79,7 +79,7 @@ public struct GrantResult: JSONCodable, Equatable {
         granted = try reader.bool("granted")
         scopes = try reader.optionalStrings("scopes") ?? []
         try AnswerRules.check(scopes: scopes, "scopes")
-        reason = ReasonText.safe(try reader.optionalString("reason") ?? "")
+        reason = try reader.optionalString("reason") ?? ""
         cacheTTLMilliseconds = max(0, try reader.optionalInt("cacheTtlMs") ?? 0)
     }
 
@@ -157,7 +157,7 @@ public struct AuthorizeResult: JSONCodable, Equatable {
     public init(json: JSONValue) throws(JSONShapeError) {
         let reader = try JSONObjectReader(json, what: "result")
         allowed = try reader.bool("allowed")
-        reason = ReasonText.safe(try reader.optionalString("reason") ?? "")
+        reason = try reader.optionalString("reason") ?? ""
         // They go into `WWW-Authenticate: … scope="…"` (RFC 6750 §3): scope tokens have no quote to escape.
         requiredScopes = try reader.optionalStrings("requiredScopes") ?? []
         try AnswerRules.check(scopes: requiredScopes, "requiredScopes")
