@@ -55,4 +55,37 @@ import Testing
         try host.cli(["client", "update", client.id, "--scope", "metrics reports"])
         #expect(PluginTestSupport.eventually(timeout: .seconds(3)) { (try? metrics(host, wide).status) == 200 })
     }
+
+    @Test func clientsFromBeforeInstancesKeepTheirTokens() async throws {
+        // A database of the schema before instances (sqlite-store migration 1) and a token as hosts then signed
+        // it, without `client_instance`: the upgrade must not void it.
+        let directory = TemporaryDirectory()
+        let before = try TestGatehouse(directory: directory)
+        try await before.addClient("veteran")
+        before.stop()
+        let database = directory.path + "/data/gatehouse.sqlite3"
+        _ = try runCommand("/usr/bin/env", ["python3", "-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            db.execute("ALTER TABLE clients DROP COLUMN instance")
+            db.execute("PRAGMA user_version = 1")
+            db.commit()
+            """, database])
+        let host = try TestGatehouse(directory: directory)
+        defer { host.stop() }
+        let record = try await host.gatehouse.store.call(ClientStore.get, ClientIDParams(clientID: "veteran")).client
+        #expect(record != nil && record?.instance == nil)
+        let keys = try SigningKeyRing.loadOrCreate(directory: directory.path + "/data", now: 0)
+        let codec = TokenCodec(keys: keys, issuer: "http://gatehouse.test", audience: "gatehouse")
+        let now = Int64(time(nil))
+        let old = codec.sign(AccessToken(issuer: codec.issuer, clientID: "veteran", audience: codec.audience, issuedAt: now,
+                                         expiresAt: now + 600, tokenID: "old", scopes: ["metrics"]))
+        #expect(try host.metrics(token: old).status == 200)
+        #expect(try host.metrics(token: try host.token(id: "veteran")).status == 200)
+        // Without an instance, a token from before the client's creation is not its own.
+        let earlier = codec.sign(AccessToken(issuer: codec.issuer, clientID: "veteran", audience: codec.audience,
+                                             issuedAt: (record?.createdAt ?? now) - 5, expiresAt: now + 600, tokenID: "earlier",
+                                             scopes: ["metrics"]))
+        #expect(try host.metrics(token: earlier).status == 401)
+    }
 }
