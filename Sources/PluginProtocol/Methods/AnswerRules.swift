@@ -47,6 +47,12 @@ public enum AnswerRules {
         if let problem = violation(scopes: scopes) { throw JSONShapeError("\(what): \(problem)") }
     }
 
+    /// `jti` of a revocation: hosts sign 22 base64url characters; anything long or with spaces, quotes or
+    /// controls is no token id of ours.
+    static func check(tokenID: String) throws(JSONShapeError) {
+        guard tokenID.utf8.count <= 128, Scope.isValid(tokenID) else { throw JSONShapeError("jti must be 1-128 printable characters") }
+    }
+
     /// `reason` of a failed `store.authenticate`: a short code (`unknown_client`, …), since it becomes a metric
     /// label and an audit field.
     static func check(failureCode: String) throws(JSONShapeError) {

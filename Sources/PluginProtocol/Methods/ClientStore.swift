@@ -218,7 +218,11 @@ public struct ListClientsResult: JSONCodable, Equatable {
         let reader = try JSONObjectReader(json, what: "result")
         guard let array = reader.members["clients"]?.arrayValue else { throw JSONShapeError("field 'clients' must be an array") }
         var clients: [ClientRecord] = []
-        for element in array { clients.append(try ClientRecord(json: element)) }
+        for element in array {
+            let client = try ClientRecord(json: element)
+            try AnswerRules.check(client)
+            clients.append(client)
+        }
         self.clients = clients
         nextCursor = try reader.optionalString("nextCursor")
     }
@@ -314,7 +318,9 @@ public struct RevocationsResult: JSONCodable, Equatable {
         var entries: [Entry] = []
         for element in array {
             let entry = try JSONObjectReader(element, what: "revocation")
-            entries.append(Entry(tokenID: try entry.string("jti"), expiresAt: try entry.int("expiresAt")))
+            let tokenID = try entry.string("jti")
+            try AnswerRules.check(tokenID: tokenID)
+            entries.append(Entry(tokenID: tokenID, expiresAt: try entry.int("expiresAt")))
         }
         revocations = entries
         last = try reader.int("last")
