@@ -51,6 +51,11 @@ import Testing
         let verify = try host.get("/api/v1/auth/verify", headers: [("Authorization", "Bearer \(wide)"),
                                                                      ("X-Forwarded-Uri", "/api/v1/metrics")])
         #expect(verify.status == 403)
+        // Introspection (RFC 7662) reports what the token is worth now.
+        let introspector = try host.addClient(name: "api", scopes: "introspect")
+        let introspected = try runCommand("/usr/bin/curl", ["-s", "-u", "\(introspector.id):\(introspector.secret)", "-d", "token=\(wide)",
+                                                            host.url + "/api/v1/oauth/introspect"])
+        #expect(try JSONParser.parse(introspected)["scope"] == "reports", "\(introspected)")
         // Widening again restores access: the token's own scopes were never changed, only judged.
         try host.cli(["client", "update", client.id, "--scope", "metrics reports"])
         #expect(PluginTestSupport.eventually(timeout: .seconds(3)) { (try? metrics(host, wide).status) == 200 })

@@ -23,7 +23,7 @@ struct IntrospectionEndpoint: Sendable {
                     completion(Self.answer([
                         "active": true, "scope": .string(token.scopes.joined(separator: " ")), "client_id": .string(token.clientID),
                         "sub": .string(token.clientID), "aud": .string(token.audience), "iss": .string(token.issuer),
-                        "exp": .int(token.expiresAt), "iat": .int(token.issuedAt), "nbf": .int(token.issuedAt),
+                        "exp": .int(token.expiresAt), "iat": .int(token.issuedAt), "nbf": .int(token.notBefore ?? token.issuedAt),
                         "jti": .string(token.tokenID), "token_type": "Bearer",
                     ]))
                 }
