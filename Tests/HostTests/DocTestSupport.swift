@@ -56,7 +56,7 @@ func shell(_ script: String, in directory: String, environment: [String: String]
     let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments = ["-c", "trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n" + script, "bash"] + arguments
+    process.arguments = ["-c", "trap 'kill $(jobs -p) 2>/dev/null || true; wait' EXIT\n" + script, "bash"] + arguments
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     process.standardOutput = output
