@@ -8,6 +8,7 @@ import StoreKit
 ///   "version": 1,
 ///   "clients": [{"id": "prometheus", "name": "Prometheus", "role": "scraper", "allowedScopes": ["metrics"],
 ///                "defaultScopes": ["metrics"], "enabled": true, "createdAt": 1764000000, "updatedAt": 1764000000,
+///                "instance": "q3Zs0nGk2xR8yT1w",
 ///                "secrets": [{"verifier": "sha256-salted-v1$…$…", "createdAt": 1764000000}]}],
 ///   "revocations": [{"seq": 1, "jti": "…", "clientId": "prometheus", "expiresAt": 1764003600}]
 /// }
