@@ -37,18 +37,25 @@ enum SQLiteSchema {
     ]
 
     /// Brings the database up to the latest version, one transaction per migration.
+    ///
+    /// Several processes may open a fresh file at the same moment (hosts sharing it, Docs/stores.md): each
+    /// migration takes the write lock first (`BEGIN IMMEDIATE`, waiting out the busy timeout) and reads the
+    /// version again under it, so exactly one process applies it and the others find it done.
     static func migrate(_ db: SQLiteDatabase) throws {
-        let current = Int(try db.integer("PRAGMA user_version"))
-        guard current <= migrations.count else {
-            throw RPCError(.storageFailure,
-                "database schema version \(current) is newer than this sqlite-store knows (\(migrations.count)); upgrade Gatehouse")
-        }
-        for (index, migration) in migrations.enumerated() where index >= current {
-            try db.transaction {
-                try db.execute(migration.sql)
-                try db.execute("PRAGMA user_version = \(index + 1)")
+        while true {
+            let applied: Int? = try db.transaction {
+                let current = Int(try db.integer("PRAGMA user_version"))
+                guard current <= migrations.count else {
+                    throw RPCError(.storageFailure,
+                        "database schema version \(current) is newer than this sqlite-store knows (\(migrations.count)); upgrade Gatehouse")
+                }
+                guard current < migrations.count else { return nil }
+                try db.execute(migrations[current].sql)
+                try db.execute("PRAGMA user_version = \(current + 1)")
+                return current
             }
-            PluginLog.info("migrated database", ["store.migration": .string(migration.name), "store.version": .int(Int64(index + 1))])
+            guard let applied else { return }
+            PluginLog.info("migrated database", ["store.migration": .string(migrations[applied].name), "store.version": .int(Int64(applied + 1))])
         }
     }
 }

@@ -69,7 +69,8 @@ final class SQLiteStoreBackend: StoreBackend {
     private static func createPrivately(_ path: String) throws {
         if let slash = path.lastIndex(of: "/") {
             let directory = String(path[..<slash])
-            if !directory.isEmpty && access(directory, F_OK) != 0 && mkdir(directory, 0o700) != 0 {
+            // EEXIST: another process sharing the file created it a moment ago.
+            if !directory.isEmpty && access(directory, F_OK) != 0 && mkdir(directory, 0o700) != 0 && errno != EEXIST {
                 throw RPCError(.storageFailure, "cannot create directory \(directory): \(String(cString: strerror(errno)))")
             }
         }

@@ -167,6 +167,11 @@ public final class Gatehouse: Sendable {
         }
         guard info.st_mode & S_IFMT == S_IFDIR else { throw StartError(description: "data directory \(path) is not a directory") }
         guard access(path, W_OK) == 0 else { throw StartError(description: "data directory \(path) is not writable") }
+        // Whoever can write here can replace the signing keys or the store's file: refuse, as for a key file
+        // others can read.
+        if info.st_mode & 0o022 != 0 {
+            throw StartError(description: "data directory \(path) is writable by other users (mode \(String(info.st_mode & 0o7777, radix: 8))); run: chmod 700 \(path)")
+        }
         if info.st_mode & 0o077 != 0 {
             logger.warning("data directory is accessible to other users; chmod 700 recommended", ["gatehouse.data_dir": .string(path)])
         }
