@@ -1,4 +1,5 @@
 import CSQLite
+import Glibc
 import PluginProtocol
 
 /// A SQLite connection. Errors carry SQLite's message and result code, never bound values (they can be
@@ -24,6 +25,20 @@ final class SQLiteDatabase {
     func execute(_ sql: String) throws(RPCError) {
         let status = sqlite3_exec(handle, sql, nil, nil, nil)
         guard status == SQLITE_OK else { throw error(status) }
+    }
+
+    /// `execute`, retried for up to `seconds` while SQLite answers SQLITE_BUSY without waiting: it does that
+    /// instead of deadlocking when two connections both hold a shared lock and both want the exclusive one, as
+    /// processes switching a fresh (rollback-journal) file to WAL at the same moment do.
+    func executeRetryingBusy(_ sql: String, seconds: Int) throws(RPCError) {
+        var attempts = 0
+        while true {
+            let status = sqlite3_exec(handle, sql, nil, nil, nil)
+            if status == SQLITE_OK { return }
+            attempts += 1
+            guard status & 0xFF == SQLITE_BUSY, attempts < seconds * 200 else { throw error(status) }
+            usleep(5_000)
+        }
     }
 
     func prepare(_ sql: String) throws(RPCError) -> SQLiteStatement {

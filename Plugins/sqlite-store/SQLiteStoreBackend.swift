@@ -31,7 +31,9 @@ final class SQLiteStoreBackend: StoreBackend {
         try Self.createPrivately(path)
         db = try SQLiteDatabase(path: path)
         try db.execute("PRAGMA busy_timeout = 5000")
-        try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
+        // Hosts sharing a fresh file start at the same moment (SharedStoreStartTests).
+        try db.executeRetryingBusy("PRAGMA journal_mode = WAL", seconds: 5)
+        try db.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
         // Reading the schema is where a corrupt or foreign file shows itself: fail at start, clearly.
         _ = try db.integer("SELECT count(*) FROM sqlite_master")
         try SQLiteSchema.migrate(db)

@@ -41,7 +41,7 @@ import Testing
 
     /// "table clients already exists": each process read version 0 and ran the first migration.
     @Test func threeStoresStartingAtOnceOnAFreshFileAllStart() throws {
-        for round in 0..<8 {
+        for round in 0..<12 {
             let directory = TemporaryDirectory()
             let answers = try initializeAtOnce(3, path: directory.path + "/shared.sqlite3")
             for answer in answers {
