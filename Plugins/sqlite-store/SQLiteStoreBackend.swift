@@ -9,6 +9,7 @@ final class SQLiteStoreBackend: StoreBackend {
     private let db: SQLiteDatabase
     private let selectClient: SQLiteStatement
     private let selectClientWithSecrets: SQLiteStatement
+    private let selectClientOrDecoy: SQLiteStatement
     private let selectSecrets: SQLiteStatement
     private let insertClient: SQLiteStatement
     private let updateClient: SQLiteStatement
@@ -48,6 +49,13 @@ final class SQLiteStoreBackend: StoreBackend {
             SELECT \(prefixed), s.verifier, s.created_at, s.expires_at FROM clients c
             LEFT JOIN secrets s ON s.client_id = c.id WHERE c.id = ?1 ORDER BY s.created_at, s.rowid
             """)
+        // store.authenticate: the client, or the decoy row when there is none. Both cases probe the table twice,
+        // read one row and its secrets: an unknown id costs what a known one does.
+        selectClientOrDecoy = try db.prepare("""
+            SELECT \(prefixed), s.verifier, s.created_at, s.expires_at FROM clients c
+            LEFT JOIN secrets s ON s.client_id = c.id WHERE c.id = coalesce((SELECT id FROM clients WHERE id = ?1), ?2)
+            ORDER BY s.created_at, s.rowid
+            """)
         selectSecrets = try db.prepare("SELECT verifier, created_at, expires_at FROM secrets WHERE client_id = ?1 ORDER BY created_at, rowid")
         insertClient = try db.prepare("INSERT INTO clients (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
         updateClient = try db.prepare("""
@@ -58,12 +66,25 @@ final class SQLiteStoreBackend: StoreBackend {
         deleteSecrets = try db.prepare("DELETE FROM secrets WHERE client_id = ?1")
         insertSecret = try db.prepare("INSERT INTO secrets (client_id, verifier, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")
         deleteClient = try db.prepare("DELETE FROM clients WHERE id = ?1")
-        listClients = try db.prepare("SELECT \(columns) FROM clients WHERE id > ?1 ORDER BY id LIMIT ?2")
+        listClients = try db.prepare("SELECT \(columns) FROM clients WHERE id > ?1 AND id <> ?3 ORDER BY id LIMIT ?2")
         insertRevocation = try db.prepare("INSERT OR IGNORE INTO revocations (jti, client_id, expires_at) VALUES (?1, ?2, ?3)")
         purgeRevocations = try db.prepare("DELETE FROM revocations WHERE expires_at <= ?1")
         selectRevocations = try db.prepare("SELECT jti, expires_at FROM revocations WHERE seq > ?1 AND expires_at > ?2 ORDER BY seq")
         lastRevocation = try db.prepare("SELECT coalesce(max(seq), 0) FROM revocations")
         touchClient = try db.prepare("UPDATE clients SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1")
+        try ensureDecoy()
+    }
+
+    /// Puts the decoy client (`StoredClient.decoy`, an id no method accepts) in the table if it is not there: a
+    /// fresh file, or one whose decoy someone deleted by hand. Checked under the write lock, as migrations are.
+    private func ensureDecoy() throws {
+        let decoy = StoredClient.decoy
+        guard try selectClient.bind(.text(decoy.record.id)).firstRow({ _ in true }) == nil else { return }
+        try db.transaction {
+            guard try selectClient.bind(.text(decoy.record.id)).firstRow({ _ in true }) == nil else { return }
+            try bindRecord(insertClient, decoy.record).run()
+            try writeSecrets(decoy)
+        }
     }
 
     /// Creates the file (and its directory) readable by the owner only before SQLite opens it; SQLite
@@ -89,16 +110,11 @@ final class SQLiteStoreBackend: StoreBackend {
 
     // MARK: - StoreBackend
 
-    func client(_ id: String) throws -> StoredClient? {
-        let statement = selectClientWithSecrets.bind(.text(id))
-        var found: StoredClient?
-        while try statement.step() {
-            if found == nil { found = StoredClient(record: row(statement), secrets: []) }
-            if let verifier = statement.text(12) {
-                found?.secrets.append(StoredSecret(verifier: verifier, createdAt: statement.int(13) ?? 0, expiresAt: statement.int(14)))
-            }
-        }
-        return found
+    func client(_ id: String) throws -> StoredClient? { try clientWithSecrets(selectClientWithSecrets.bind(.text(id))) }
+
+    func clientToAuthenticate(_ id: String) throws -> StoredClient? {
+        let found = try clientWithSecrets(selectClientOrDecoy.bind(.text(id), .text(StoredClient.decoyID)))
+        return found?.record.id == StoredClient.decoyID ? nil : found
     }
 
     func insert(_ client: StoredClient) throws {
@@ -129,7 +145,7 @@ final class SQLiteStoreBackend: StoreBackend {
     }
 
     func list(after: String?, limit: Int) throws -> [StoredClient] {
-        listClients.bind(.text(after ?? ""), .integer(Int64(limit)))
+        listClients.bind(.text(after ?? ""), .integer(Int64(limit)), .text(StoredClient.decoyID))
         var records: [ClientRecord] = []
         while try listClients.step() { records.append(row(listClients)) }
         return try records.map { StoredClient(record: $0, secrets: try secrets(of: $0.id)) }
@@ -174,6 +190,18 @@ final class SQLiteStoreBackend: StoreBackend {
     }
 
     // MARK: - Rows
+
+    /// The client and its secrets from a statement over `clients c LEFT JOIN secrets s`, one row per secret.
+    private func clientWithSecrets(_ statement: SQLiteStatement) throws -> StoredClient? {
+        var found: StoredClient?
+        while try statement.step() {
+            if found == nil { found = StoredClient(record: row(statement), secrets: []) }
+            if let verifier = statement.text(12) {
+                found?.secrets.append(StoredSecret(verifier: verifier, createdAt: statement.int(13) ?? 0, expiresAt: statement.int(14)))
+            }
+        }
+        return found
+    }
 
     private func row(_ statement: SQLiteStatement) -> ClientRecord {
         ClientRecord(

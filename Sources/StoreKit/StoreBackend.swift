@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import PluginProtocol
 
 /// A client with its secret verifiers, as a backend keeps it. Verifiers never leave the store process.
@@ -43,6 +44,11 @@ public struct StoredSecret: Sendable, Equatable {
 /// - Errors are `RPCError`s with store codes (1000...1999); never put a secret or verifier in a message.
 public protocol StoreBackend: AnyObject {
     func client(_ id: String) throws -> StoredClient?
+    /// `client(id)` for `store.authenticate`, where an unknown id must cost what a known one does (an attacker
+    /// times the answers to learn which ids exist). A backend whose lookup does less work on a miss (SQLite
+    /// reads no row and no secrets) does the same work on a decoy instead and returns nil. The default is
+    /// `client(id)`, right for in-memory lookups.
+    func clientToAuthenticate(_ id: String) throws -> StoredClient?
     /// Fails with `.clientExists` if the id is taken.
     func insert(_ client: StoredClient) throws
     /// Applies `change` to the stored client atomically; nil if there is no such client.
@@ -55,4 +61,22 @@ public protocol StoreBackend: AnyObject {
     /// Adds a revocation unless the token id is already revoked; may drop entries that expired before `now`.
     func addRevocation(tokenID: String, clientID: String, expiresAt: Int64, now: Int64) throws
     func revocations(after: Int64, now: Int64) throws -> RevocationsResult
+}
+
+extension StoreBackend {
+    public func clientToAuthenticate(_ id: String) throws -> StoredClient? { try client(id) }
+}
+
+extension StoredClient {
+    /// The id of the decoy client: not a valid client id (it starts with `~`), so no method can reach, list,
+    /// change or delete it.
+    public static let decoyID = "~decoy-for-unknown-ids"
+
+    /// Who an unknown id is checked as: a typical record with one secret, so that `store.authenticate` runs the
+    /// same steps for an unknown id as for a wrong secret.
+    public static let decoy = StoredClient(
+        record: ClientRecord(id: decoyID, name: "decoy client for unknown ids", role: "", allowedScopes: ["metrics"],
+                             defaultScopes: ["metrics"], tokenLifetime: nil, enabled: false, createdAt: 0, updatedAt: 0,
+                             lastUsedAt: nil, notBefore: nil),
+        secrets: [StoredSecret(verifier: SecretVerifier.decoy, createdAt: 0, expiresAt: nil)])
 }

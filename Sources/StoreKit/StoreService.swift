@@ -59,7 +59,8 @@ public final class StoreService {
         }
         server.register(ClientStore.delete) { [self] params in
             defer { announce(params.clientID) }
-            return DeleteClientResult(deleted: try backend.delete(params.clientID))
+            // An invalid id names no client (and never the decoy).
+            return DeleteClientResult(deleted: ClientID.isValid(params.clientID) ? try backend.delete(params.clientID) : false)
         }
         server.register(ClientStore.list) { [self] in try list($0) }
         server.register(ClientStore.rotateSecret) { [self] params in
@@ -82,10 +83,12 @@ public final class StoreService {
     public func authenticate(_ params: AuthenticateParams) throws -> AuthenticateResult {
         let time = now()
         let stored = ClientID.isValid(params.clientID) && params.secret.utf8.count <= ClientValidation.maxSecretLength
-            ? try backend.client(params.clientID) : nil
-        // Always check at least two verifiers, the number a client has during a rotation, and never stop
-        // at the first match: the work is the same for unknown ids, wrong secrets and right ones.
-        var candidates = stored?.secrets.filter { $0.isActive(at: time) } ?? []
+            ? try backend.clientToAuthenticate(params.clientID) : nil
+        // An unknown id is checked as the decoy, through the same steps. Always check at least two verifiers,
+        // the number a client has during a rotation, and never stop at the first match: the work is the same for
+        // unknown ids, wrong secrets and right ones.
+        let subject = stored ?? StoredClient.decoy
+        var candidates = subject.secrets.filter { $0.isActive(at: time) }
         while candidates.count < 2 { candidates.append(StoredSecret(verifier: SecretVerifier.decoy, createdAt: 0, expiresAt: time)) }
         var matched: [StoredSecret] = []
         for candidate in candidates where SecretVerifier.matches(secret: params.secret, verifier: candidate.verifier) {

@@ -94,12 +94,11 @@ struct ClientAuthenticator: Sendable {
                                            "oauth.reason": .string(error.auditReason), "http.route": .string(route),
                                            "net.peer": .string(context.remoteAddress)]
         if let clientID = refusal.clientID { fields["oauth.client_id"] = .string(clientID) }
-        if let unknownID = refusal.unknownID {
-            let digest = SHA256.hash(Array(unknownID.utf8)).prefix(6).map { byte in
-                (byte < 16 ? "0" : "") + String(byte, radix: 16)
-            }.joined()
-            fields["oauth.unknown_client_fingerprint"] = .string(digest)
-        }
+        // Hashed for known clients too: an unknown id must not answer faster or slower for skipping the work.
+        let fingerprint = SHA256.hash(Array((refusal.unknownID ?? refusal.clientID ?? "").utf8)).prefix(6).map { byte in
+            (byte < 16 ? "0" : "") + String(byte, radix: 16)
+        }.joined()
+        if refusal.unknownID != nil { fields["oauth.unknown_client_fingerprint"] = .string(fingerprint) }
         if let pluginError = refusal.pluginError { fields["error"] = .string(pluginError.description) }
         logger.log(refusal.pluginError == nil ? .info : .warning, "request refused", fields)
     }

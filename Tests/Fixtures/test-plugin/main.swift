@@ -9,6 +9,8 @@ import PluginProtocol
 //        --stderr-banner  write a plain-text line to stderr at start
 //        --stderr-audit   write a log line at start that poses as one of the host's audit events
 //        --hostile CASE   answer the store and policy methods, honestly except for CASE (see HostileAnswers.swift)
+//        --authenticate-delay-us N   answer store.authenticate with a failure, spinning N µs more for ids that
+//                         start with "unknown": a planted timing leak TimingTests must see
 
 let arguments = CommandLine.arguments
 func flag(_ name: String) -> Bool { arguments.contains(name) }
@@ -78,6 +80,19 @@ server.register(Method<Empty, JSONValue>("test.fail")) { _ in
 }
 
 if let hostile = option("--hostile") { HostileAnswers(mode: hostile).register(on: server) }
+if let delay = option("--authenticate-delay-us").flatMap(Int64.init) {
+    server.register(ClientStore.authenticate) { params in
+        let unknown = params.clientID.hasPrefix("unknown")
+        if unknown {
+            // Spin rather than sleep: a sleep this short costs a scheduler round trip, far more than asked for.
+            var start = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &start)
+            var now = start
+            repeat { clock_gettime(CLOCK_MONOTONIC, &now) } while (now.tv_sec - start.tv_sec) * 1_000_000_000 + (now.tv_nsec - start.tv_nsec) < delay * 1000
+        }
+        return .failure(unknown ? .unknownClient : .wrongSecret)
+    }
+}
 
 let status = server.run()
 if flag("--ignore-exit") { while true { sleep(60) } }
