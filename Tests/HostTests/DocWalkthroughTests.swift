@@ -86,4 +86,26 @@ import Testing
         let mode = try FileManager.default.attributesOfItem(atPath: checkout.path + "/gatehouse-secret")[.posixPermissions] as? Int
         #expect(mode == 0o600, "the secret file is readable by others")
     }
+
+    /// getting-started.md: the scripted client, the token and the policy check, in order, against a served
+    /// Gatehouse; the policy check prints what the page shows (with this run's client id).
+    @Test func theGettingStartedBlocksRunInOrder() throws {
+        let checkout = try Self.checkout()
+        let gatehouse = try ServedGatehouse()
+        defer { gatehouse.stop() }
+        let page = "Docs/getting-started.md"
+        let check = try DocPage.block(page, "sh", containing: "policy check")
+        let script = ["set -e", try DocPage.block(page, "sh", containing: "CLIENT_SECRET=$("),
+                      try DocPage.block(page, "sh", containing: "ACCESS_TOKEN=$("), check, "echo \"client id: $CLIENT_ID\""]
+            .joined(separator: "\n").replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(gatehouse.port)")
+        let result = try shell(script, in: checkout.path, environment: ["GATEHOUSE_DATA_DIR": gatehouse.directory.path + "/data"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("\"token_type\":\"Bearer\""), "\(result.output)")
+        #expect(result.output.contains("# TYPE gatehouse_tokens_issued_total counter"), "\(result.output)")
+        let id = result.output.components(separatedBy: "client id: ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        for line in check.components(separatedBy: "\n") where line.hasPrefix("# ") {
+            let expected = String(line.dropFirst(2)).replacingOccurrences(of: "app-k3j9x2", with: id)
+            #expect(result.output.contains(expected), "policy check did not print '\(expected)':\n\(result.output)")
+        }
+    }
 }
