@@ -94,6 +94,22 @@ import Testing
         #expect(!(try gatehouse.token(client)).isEmpty, "the client's secret no longer works")
         #expect((try? gatehouse.token(removed)) == nil, "a client made after the backup survived the restore")
     }
+
+    /// deployment.md "Upgrading": a token survives a restart, but changing `issuer` voids it, with the message
+    /// the page quotes; a new token works at once.
+    @Test func aRestartKeepsTokensAndAChangedIssuerVoidsThem() async throws {
+        let host = try TestGatehouse()
+        defer { host.stop() }
+        try await host.addClient("prom")
+        let token = try host.token(id: "prom")
+        try host.restart()
+        #expect(try host.metrics(token: token).status == 200, "a restart voided a live token")
+        try host.restart { $0.issuer = "https://auth.example.com" }
+        let refused = try host.metrics(token: token)
+        #expect(refused.status == 401)
+        #expect(refused.headers["www-authenticate"]?.contains("the access token was issued by another issuer") == true, "\(refused.headers)")
+        #expect(try host.metrics(token: try host.token(id: "prom")).status == 200)
+    }
 }
 
 extension ServedGatehouse {
