@@ -108,4 +108,23 @@ import Testing
             #expect(result.output.contains(expected), "policy check did not print '\(expected)':\n\(result.output)")
         }
     }
+
+    /// policy.md's example policy and the `policy check` session under it: each `$` command prints the lines the
+    /// page shows under it.
+    @Test func thePolicyCheckSessionPrintsWhatThePageShows() throws {
+        let directory = TemporaryDirectory()
+        try DocPage.block("Docs/policy.md", "json", containing: "reports:write").write(toFile: directory.path + "/policy.json", atomically: true, encoding: .utf8)
+        try #"{"plugins": {"policy": {"config": {"policyFile": "policy.json"}}}}"#.write(toFile: directory.path + "/gatehouse.json", atomically: true, encoding: .utf8)
+        let session = try DocPage.block("Docs/policy.md", "console", containing: "policy check")
+        var commands: [(command: String, output: [String])] = []
+        for line in session.components(separatedBy: "\n") {
+            if line.hasPrefix("$ ") { commands.append((String(line.dropFirst(2)), [])) } else { commands[commands.count - 1].output.append(line) }
+        }
+        #expect(commands.count == 2)
+        for (command, output) in commands {
+            let run = try shell(command.replacingOccurrences(of: "gatehouse ", with: "'\(PluginTestSupport.executable("gatehouse"))' ", options: .anchored),
+                                in: directory.path, environment: ["GATEHOUSE_DATA_DIR": directory.path + "/data"])
+            #expect(run.output.trimmingCharacters(in: .newlines) == output.joined(separator: "\n"), "\(command):\n\(run.output)")
+        }
+    }
 }
