@@ -60,14 +60,10 @@ import Testing
     /// nginx `auth_request` in front of a small upstream: the block of Docs/deployment.md itself, with plain
     /// HTTP on test ports in place of its `listen`/`ssl_` lines and ports 8080 and 9000.
     @Test func realNginxAuthRequest() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") else {
-            throw TestFailure("nginx not found: install the Debian package 'nginx' (.ci/run does)")
-        }
         let host = try host()
         defer { host.stop() }
         try await host.addClient("reader", scopes: ["app:read"])
         try await host.addClient("scraper", scopes: ["metrics"])
-        let directory = TemporaryDirectory()
         let port = try ServedGatehouse.freePort()
         let upstream = try ServedGatehouse.freePort()
         let documented = try DocPage.block("Docs/deployment.md", "nginx", containing: "auth_request")
@@ -77,36 +73,15 @@ import Testing
             .joined(separator: "\n")
             .replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(host.port)")
             .replacingOccurrences(of: "127.0.0.1:9000", with: "127.0.0.1:\(upstream)")
-        let config = """
-            worker_processes 1;
-            daemon off;
-            pid \(directory.path)/nginx.pid;
-            error_log \(directory.path)/error.log warn;
-            events { worker_connections 64; }
-            http {
-                access_log off;
-                client_body_temp_path \(directory.path); proxy_temp_path \(directory.path); fastcgi_temp_path \(directory.path);
-                uwsgi_temp_path \(directory.path); scgi_temp_path \(directory.path);
+        let nginx = try NginxUnderTest(servers: """
                 server {
                     listen 127.0.0.1:\(upstream);
                     location / { return 200 "upstream: client=$http_x_gatehouse_client scope=$http_x_gatehouse_scope\\n"; }
                 }
             \(documented)
-            }
-            """
-        try config.write(toFile: directory.path + "/nginx.conf", atomically: true, encoding: .utf8)
-        let nginx = Process()
-        nginx.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
-        nginx.arguments = ["-c", directory.path + "/nginx.conf", "-p", directory.path, "-e", directory.path + "/error.log"]
-        nginx.standardError = FileHandle.nullDevice
-        try nginx.run()
-        defer {
-            kill(nginx.processIdentifier, SIGTERM)
-            nginx.waitUntilExit()
-        }
+            """, waitingFor: port)
+        defer { nginx.stop() }
         let url = "http://127.0.0.1:\(port)/app/report"
-        #expect(PluginTestSupport.eventually(timeout: .seconds(5)) { (try? RawHTTPClient(port: port)) != nil },
-                "nginx did not start: \((try? String(contentsOfFile: directory.path + "/error.log", encoding: .utf8)) ?? "")")
         let allowed = try runCommand("/usr/bin/curl", ["-s", "-H", "Authorization: Bearer \(try host.token(id: "reader"))", url])
         #expect(allowed == "upstream: client=reader scope=app:read\n", "\(allowed)")
         func challenges(_ headers: String) -> [String] {
