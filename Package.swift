@@ -17,9 +17,13 @@ let package = Package(
         // Wire types, line codec and the serve loop shared by the host and every Swift plugin.
         .target(name: "PluginProtocol"),
         // The host: HTTP server, OAuth endpoints, tokens, auth, metrics and the plugin supervisor.
-        .target(name: "Host", dependencies: ["PluginProtocol", "CryptoPrimitives", "SystemShims"]),
+        .target(name: "Host", dependencies: ["PluginProtocol", "CryptoPrimitives", "JOSE", "SystemShims"]),
         // SHA-256, HMAC, base64, constant-time comparison and the CSPRNG: shared by the host and the stores.
         .target(name: "CryptoPrimitives", dependencies: ["SystemShims"]),
+        // RS256, ES256 and EdDSA keys and signatures for access tokens, over OpenSSL's libcrypto.
+        .target(name: "JOSE", dependencies: ["CLibCrypto", "CryptoPrimitives"]),
+        .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
         // Linux calls Swift's Glibc module does not export (pipe2, accept4, getrandom).
         .target(name: "SystemShims"),
         .executableTarget(name: "GatehouseCLI", dependencies: ["Host"], path: "Sources/gatehouse"),
@@ -40,6 +44,7 @@ let package = Package(
         .executableTarget(name: "TestPlugin", dependencies: ["PluginProtocol"], path: "Tests/Fixtures/test-plugin"),
         .testTarget(name: "PluginProtocolTests", dependencies: ["PluginProtocol"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
+        .testTarget(name: "JOSETests", dependencies: ["JOSE", "CryptoPrimitives"]),
         .testTarget(name: "ScopeRBACTests", dependencies: ["ScopeRBACPlugin", "PluginProtocol"]),
         .testTarget(name: "HostTests", dependencies: [
             "Host", "PluginProtocol", "TestPlugin", "SQLiteStorePlugin", "FileStorePlugin", "ScopeRBACPlugin",
