@@ -61,26 +61,26 @@ import Testing
         let keys = try SigningKeyRing.loadOrCreate(directory: host.directory.path + "/data", now: 0)
         let now = Int64(time(nil))
         for (issuer, audience) in [("http://other", "gatehouse"), ("http://gatehouse.test", "someone-else")] {
-            let forged = TokenCodec(keys: keys, issuer: issuer, audience: audience)
+            let forged = try TokenCodec(keys: keys, issuer: issuer, audience: audience)
                 .sign(AccessToken(issuer: issuer, clientID: "prom", audience: audience, issuedAt: now, expiresAt: now + 60,
                                   tokenID: "t", scopes: ["metrics"]))
             #expect(try host.metrics(token: forged).status == 401)
         }
         let codec = TokenCodec(keys: keys, issuer: "http://gatehouse.test", audience: "gatehouse")
-        let expired = codec.sign(AccessToken(issuer: codec.issuer, clientID: "prom", audience: codec.audience, issuedAt: now - 120,
+        let expired = try codec.sign(AccessToken(issuer: codec.issuer, clientID: "prom", audience: codec.audience, issuedAt: now - 120,
                                              expiresAt: now - 60, tokenID: "e", scopes: ["metrics"]))
         let expiredResponse = try host.metrics(token: expired)
         #expect(expiredResponse.status == 401 && expiredResponse.json["error_description"] == "the access token expired")
-        let future = codec.sign(AccessToken(issuer: codec.issuer, clientID: "prom", audience: codec.audience, issuedAt: now + 3600,
+        let future = try codec.sign(AccessToken(issuer: codec.issuer, clientID: "prom", audience: codec.audience, issuedAt: now + 3600,
                                             expiresAt: now + 7200, tokenID: "f", scopes: ["metrics"]))
         #expect(try host.metrics(token: future).status == 401)
         // A token names the client instance it was issued to; one without it is not prom's.
         let instance = try await host.gatehouse.store.call(ClientStore.get, ClientIDParams(clientID: "prom")).client?.instance
         #expect(instance != nil)
-        let valid = codec.sign(AccessToken(issuer: codec.issuer, clientID: "prom", audience: codec.audience, issuedAt: now,
+        let valid = try codec.sign(AccessToken(issuer: codec.issuer, clientID: "prom", audience: codec.audience, issuedAt: now,
                                            expiresAt: now + 60, tokenID: "v", scopes: ["metrics"], clientInstance: instance))
         #expect(try host.metrics(token: valid).status == 200)
-        let noInstance = codec.sign(AccessToken(issuer: codec.issuer, clientID: "prom", audience: codec.audience, issuedAt: now,
+        let noInstance = try codec.sign(AccessToken(issuer: codec.issuer, clientID: "prom", audience: codec.audience, issuedAt: now,
                                                 expiresAt: now + 60, tokenID: "n", scopes: ["metrics"]))
         #expect(try host.metrics(token: noInstance).status == 401)
     }
@@ -93,16 +93,16 @@ import Testing
         let codec = TokenCodec(keys: keys, issuer: "http://gatehouse.test", audience: "gatehouse")
         let instance = try await host.gatehouse.store.call(ClientStore.get, ClientIDParams(clientID: "prom")).client?.instance
         let now = Int64(time(nil))
-        func token(notBefore: Int64, id: String) -> String {
-            codec.sign(AccessToken(issuer: codec.issuer, clientID: "prom", audience: codec.audience, issuedAt: now, expiresAt: now + 7200,
+        func token(notBefore: Int64, id: String) throws -> String {
+            try codec.sign(AccessToken(issuer: codec.issuer, clientID: "prom", audience: codec.audience, issuedAt: now, expiresAt: now + 7200,
                                    tokenID: id, scopes: ["metrics"], clientInstance: instance, notBefore: notBefore))
         }
         // RFC 7519 §4.1.5: `iat` is now, but the token is not to be used for another hour.
-        let later = try host.metrics(token: token(notBefore: now + 3600, id: "later"))
+        let later = try host.metrics(token: try token(notBefore: now + 3600, id: "later"))
         #expect(later.status == 401 && later.json["error_description"] == "the access token is not valid yet")
         // Within the clock-skew allowance (30 s), and in the past, it is.
-        #expect(try host.metrics(token: token(notBefore: now + 10, id: "skew")).status == 200)
-        #expect(try host.metrics(token: token(notBefore: now - 10, id: "past")).status == 200)
+        #expect(try host.metrics(token: try token(notBefore: now + 10, id: "skew")).status == 200)
+        #expect(try host.metrics(token: try token(notBefore: now - 10, id: "past")).status == 200)
     }
 
     @Test func insufficientScopeIs403AndNamesTheScope() async throws {

@@ -6,9 +6,15 @@ import Testing
 @Suite struct ClientLibraryTests {
     /// A venv with the pinned libraries, made once under .build/ and reused.
     static func pythonWithLibraries() throws -> String {
-        let venv = PluginTestSupport.packageRoot + "/.build/python-clients"
+        try python(venv: "python-clients", requirements: "Tests/Clients/requirements.txt")
+    }
+
+    /// A venv under .build/`venv` with the libraries pinned in `requirements` (relative to the package root),
+    /// made once and remade when the requirements change.
+    static func python(venv name: String, requirements path: String) throws -> String {
+        let venv = PluginTestSupport.packageRoot + "/.build/" + name
         let python = venv + "/bin/python3"
-        let requirements = PluginTestSupport.packageRoot + "/Tests/Clients/requirements.txt"
+        let requirements = PluginTestSupport.packageRoot + "/" + path
         let marker = venv + "/.installed"
         let wanted = (try? String(contentsOfFile: requirements, encoding: .utf8)) ?? ""
         if (try? String(contentsOfFile: marker, encoding: .utf8)) != wanted {

@@ -23,7 +23,7 @@ import Testing
         let parts = try #require(body["access_token"]?.stringValue).split(separator: ".").map(String.init)
         #expect(parts.count == 3)
         let header = try JSONParser.parse(try #require(Base64.decode(parts[0], alphabet: .url)))
-        #expect(header["typ"] == "at+jwt" && header["alg"] == "HS256" && header["kid"]?.stringValue != nil)
+        #expect(header["typ"] == "at+jwt" && header["alg"] == "RS256" && header["kid"]?.stringValue != nil)
         let claims = try JSONParser.parse(try #require(Base64.decode(parts[1], alphabet: .url)))
         #expect(claims["iss"] == "http://gatehouse.test")
         #expect(claims["sub"] == "prom" && claims["client_id"] == "prom")

@@ -15,21 +15,21 @@ import Testing
                                 logger: Logger(sink: MemoryLogSink(), minimumLevel: .debug))
     }
 
-    private func token(_ source: TokenCodecSource, issuedAt: Int64, lifetime: Int64, id: String = "t") -> String {
-        source.current.sign(AccessToken(issuer: issuer, clientID: "c", audience: audience, issuedAt: issuedAt,
+    private func token(_ source: TokenCodecSource, issuedAt: Int64, lifetime: Int64, id: String = "t") throws -> String {
+        try source.current.sign(AccessToken(issuer: issuer, clientID: "c", audience: audience, issuedAt: issuedAt,
                                         expiresAt: issuedAt + lifetime, tokenID: id, scopes: ["metrics"]))
     }
 
     @Test func aRememberedTokenStillExpires() throws {
         let directory = TemporaryDirectory()
         let source = try source(in: directory)
-        let text = token(source, issuedAt: 1_000, lifetime: 60)
+        let text = try token(source, issuedAt: 1_000, lifetime: 60)
         #expect(try source.verify(text[...], now: 1_010).get().tokenID == "t")
         #expect(source.rememberedCount == 1)
         #expect(try source.verify(text[...], now: 1_020).get().tokenID == "t")
         #expect(source.verify(text[...], now: 1_060) == .failure(.expired))
         // Issued in the future beyond the leeway: refused from memory as it would be fresh.
-        let early = token(source, issuedAt: 5_000, lifetime: 60, id: "early")
+        let early = try token(source, issuedAt: 5_000, lifetime: 60, id: "early")
         #expect(try source.verify(early[...], now: 4_990).get().tokenID == "early")
         #expect(source.verify(early[...], now: 4_000) == .failure(.notYetValid))
     }
@@ -37,7 +37,7 @@ import Testing
     @Test func onlyGoodTokensAreRemembered() throws {
         let directory = TemporaryDirectory()
         let source = try source(in: directory)
-        let text = token(source, issuedAt: 1_000, lifetime: 60)
+        let text = try token(source, issuedAt: 1_000, lifetime: 60)
         var tampered = Array(text.utf8)
         tampered[tampered.count - 3] = tampered[tampered.count - 3] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
         let forged = String(decoding: tampered, as: UTF8.self)
@@ -53,7 +53,7 @@ import Testing
         let directory = TemporaryDirectory()
         let source = try source(in: directory)
         let now = Int64(time(nil))
-        let text = token(source, issuedAt: now, lifetime: 600)
+        let text = try token(source, issuedAt: now, lifetime: 600)
         #expect((try? source.verify(text[...], now: now).get()) != nil)
         // The operator replaces a leaked key: tokens it signed must stop at the next reload, remembered or not.
         try FileManager.default.removeItem(atPath: SigningKeyRing.path(in: directory.path))

@@ -37,7 +37,7 @@ public final class Gatehouse: Sendable {
         let keysWereLost = access(keyFile, F_OK) != 0 && Self.holdsOtherFiles(config.dataDirectory, than: keyFile)
         let keys: SigningKeyRing
         do {
-            keys = try SigningKeyRing.loadOrCreate(directory: config.dataDirectory, now: Int64(time(nil)))
+            keys = try SigningKeyFile.prepare(directory: config.dataDirectory, now: Int64(time(nil)), policy: config.keyPolicy)
         } catch {
             throw StartError(description: "signing keys: \(error)")
         }
@@ -74,7 +74,7 @@ public final class Gatehouse: Sendable {
         }
 
         let codec = TokenCodecSource(codec: TokenCodec(keys: keys, issuer: config.effectiveIssuer, audience: config.audience),
-                                     directory: config.dataDirectory, logger: logger)
+                                     directory: config.dataDirectory, logger: logger, policy: config.keyPolicy)
         let storeEndpoint = InstrumentedEndpoint(store, metrics: metrics)
         let policyEndpoint = InstrumentedEndpoint(policy, metrics: metrics)
         let directory = ClientDirectory(store: storeEndpoint, cacheHits: metrics.credentialCacheHits)
@@ -115,7 +115,7 @@ public final class Gatehouse: Sendable {
             bearer.invalidate()
             tokens.invalidateDecisions()
         }
-        let router = Router(.init(issuer: config.effectiveIssuer, tokenEndpoint: tokens,
+        let router = Router(.init(issuer: config.effectiveIssuer, tokenEndpoint: tokens, codec: codec,
                                   revocation: RevocationEndpoint(authenticator: authenticator, codec: codec, revocations: revocations,
                                                                  store: storeEndpoint, logger: logger),
                                   introspection: IntrospectionEndpoint(authenticator: authenticator, validator: validator),

@@ -16,6 +16,7 @@ struct Router: HTTPResponder {
     struct Endpoints: Sendable {
         let issuer: String
         let tokenEndpoint: TokenEndpoint
+        let codec: TokenCodecSource
         let revocation: RevocationEndpoint
         let introspection: IntrospectionEndpoint
         let bearer: BearerAuthenticator
@@ -45,6 +46,7 @@ struct Router: HTTPResponder {
                 completion(.json(200, ["status": "ok", "version": .string(BuildInfo.version)], headers: [("Cache-Control", "no-store")]))
             }),
             Route(Route.read, readyPath, .open { _, _, completion in completion(readiness(e.plugins)) }),
+            Route(Route.read, JWKSet.path, advertisedAs: "jwks_uri", .open { _, _, completion in completion(e.codec.jwksResponse) }),
         ]
         // RFC 8414 §3: the metadata names the endpoints this table serves, so it cannot advertise one that is not.
         let document = Discovery.document(issuer: e.issuer, endpoints: routes.compactMap { route in

@@ -1,42 +1,87 @@
 import Foundation
 import Glibc
+import JOSE
 import PluginProtocol
 
 /// `gatehouse keys list|rotate`: the token signing keys in the data directory. A running host picks up a
 /// rotation within a second; tokens signed with older keys keep verifying until they expire.
 enum KeysCommand {
+    static let usage = "usage: gatehouse keys list | gatehouse keys rotate [--algorithm RS256|ES256|EdDSA|HS256] [--config PATH] [--data DIR]"
+
     static func run(_ raw: [String]) -> CommandLineTool.Exit {
         guard let action = raw.first, ["list", "rotate"].contains(action) else {
-            CommandLineTool.printError("usage: gatehouse keys list | gatehouse keys rotate [--config PATH] [--data DIR]")
+            CommandLineTool.printError(usage)
             return .usage
         }
+        let options: Set<String> = action == "rotate" ? ["config", "data", "algorithm"] : ["config", "data"]
         let config: HostConfig
-        switch CommandLineTool.prepare(Array(raw.dropFirst()), valueOptions: ["config", "data"], usage: "gatehouse keys \(action)") {
+        let arguments: CommandLineArguments
+        switch CommandLineTool.prepare(Array(raw.dropFirst()), valueOptions: options, usage: "gatehouse keys \(action)") {
         case .failure(let error):
             CommandLineTool.printError(error.message)
             return error.exit
-        case .success(let (_, loaded)): config = loaded
+        case .success(let (parsed, loaded)):
+            arguments = parsed
+            config = loaded
+        }
+        var algorithm = config.signingAlgorithm
+        if let name = arguments.value("algorithm") {
+            guard let chosen = SignatureAlgorithm(rawValue: name) else {
+                CommandLineTool.printError("--algorithm must be RS256, ES256, EdDSA or HS256")
+                return .usage
+            }
+            algorithm = chosen
         }
         let now = Int64(time(nil))
+        let policy = config.keyPolicy
         do {
             if mkdir(config.dataDirectory, 0o700) != 0 && errno != EEXIST {
                 throw SigningKeyRing.Failure(description: "cannot create \(config.dataDirectory): \(String(cString: strerror(errno)))")
             }
-            var ring = try SigningKeyRing.loadOrCreate(directory: config.dataDirectory, now: now)
-            if action == "rotate" {
-                let (rotated, retired) = try ring.rotated(now: now, maxTokenLifetime: config.maxTokenLifetime)
-                try rotated.save(to: SigningKeyRing.path(in: config.dataDirectory))
-                ring = rotated
-                print("New signing key \(rotated.currentID) is now current.")
-                if !retired.isEmpty { print("Retired (all their tokens have expired): \(retired.joined(separator: ", "))") }
+            var outcome: SigningKeyRing.RotationOutcome?
+            let ring = try SigningKeyFile.update(directory: config.dataDirectory, now: now, algorithm: algorithm) {
+                ring throws(SigningKeyRing.Failure) in
+                guard action == "rotate" else { return nil }
+                let (rotated, result) = try ring.rotated(to: algorithm, now: now, policy: policy)
+                outcome = result
+                return rotated
             }
-            for key in ring.keys.sorted(by: { $0.createdAt < $1.createdAt }) {
-                print("\(key.id == ring.currentID ? "*" : " ") \(key.id)  created \(ClientOutput.date(key.createdAt))")
+            switch outcome {
+            case .switched(let id)?: print("New signing key \(id) is now current.")
+            case .scheduled(let id, let at)?:
+                print("Signing key \(id) (\(algorithm.rawValue)) is published and becomes current at \(ClientOutput.date(at)),")
+                print("one JWK Set max-age (\(policy.jwksMaxAge) s) after publication; the running host switches then.")
+            case nil: break
             }
+            print(render(ring, policy: policy, now: now))
             return .success
         } catch {
             CommandLineTool.printError("\(error)")
             return .unavailable
         }
+    }
+
+    /// One line per key: state, kid, algorithm, and the times of its lifecycle.
+    static func render(_ ring: SigningKeyRing, policy: SigningKeyRing.Policy, now: Int64) -> String {
+        let order: [SigningKeyRing.State: Int] = [.active: 0, .published: 1, .retiring: 2]
+        let keys = ring.keys.sorted { (order[ring.state(of: $0)] ?? 3, $0.createdAt) < (order[ring.state(of: $1)] ?? 3, $1.createdAt) }
+        var lines = ["STATE      KID           ALG    TIMES"]
+        for key in keys {
+            let state = ring.state(of: key)
+            var times = ["created \(ClientOutput.date(key.createdAt))"]
+            if let at = key.activatedAt { times.append("active since \(ClientOutput.date(at))") }
+            if let at = key.activateAt { times.append("becomes active \(ClientOutput.date(at))") }
+            if state == .active, let period = policy.rotationPeriod, let since = key.activatedAt {
+                times.append("rotates \(ClientOutput.date(since + period))")
+            }
+            if let at = key.retiredAt {
+                times.append("retired \(ClientOutput.date(at)), unpublished after \(ClientOutput.date(at + policy.maxTokenLifetime))")
+            }
+            let name = state.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
+            let id = key.id.padding(toLength: 13, withPad: " ", startingAt: 0)
+            let alg = key.algorithm.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)
+            lines.append("\(name) \(id) \(alg) \(times.joined(separator: ", "))")
+        }
+        return lines.joined(separator: "\n")
     }
 }

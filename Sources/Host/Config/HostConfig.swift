@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import JOSE
 import PluginProtocol
 
 /// Everything `gatehouse serve` and the CLI need, from a JSON file, environment overrides and flags,
@@ -13,6 +14,10 @@ public struct HostConfig: Sendable {
     public var audience = "gatehouse"
     public var defaultTokenLifetime: Int64 = 3600
     public var maxTokenLifetime: Int64 = 86400
+    /// `token.signing_algorithm`: RS256 (RFC 9068 §2.1), ES256, EdDSA, or HS256 for a single host.
+    public var signingAlgorithm = SignatureAlgorithm.rs256
+    /// `token.key_rotation_days`: the active signing key is replaced after this many days; 0 turns it off.
+    public var keyRotationDays: Int64 = 30
     public var logLevel = Logger.Level.info
     /// One JSON line per request on stderr (never with the query string).
     public var accessLog = true
@@ -32,6 +37,12 @@ public struct HostConfig: Sendable {
     public init() {
         store = PluginSpec(name: "store", role: .store, command: "gatehouse-sqlite-store")
         policy = PluginSpec(name: "policy", role: .policy, command: "gatehouse-scope-rbac")
+    }
+
+    /// The signing-key lifecycle this config asks for (`SigningKeyRing+Lifecycle.swift`).
+    public var keyPolicy: SigningKeyRing.Policy {
+        SigningKeyRing.Policy(algorithm: signingAlgorithm, maxTokenLifetime: maxTokenLifetime,
+                              rotationPeriod: keyRotationDays > 0 ? keyRotationDays * 86_400 : nil)
     }
 
     public var effectiveIssuer: String { issuer ?? "http://\(Self.authority(listenHost, listenPort))" }
@@ -137,6 +148,14 @@ public struct HostConfig: Sendable {
             maxTokenLifetime = try tokenReader.optionalInt("max_lifetime_seconds") ?? maxTokenLifetime
             guard (1...31_536_000).contains(maxTokenLifetime), (1...maxTokenLifetime).contains(defaultTokenLifetime)
             else { throw JSONShapeError("token lifetimes must be 1 s to 1 year, default <= max") }
+            if let name = try tokenReader.optionalString("signing_algorithm") {
+                guard let algorithm = SignatureAlgorithm(rawValue: name) else {
+                    throw JSONShapeError("token.signing_algorithm must be RS256, ES256, EdDSA or HS256")
+                }
+                signingAlgorithm = algorithm
+            }
+            keyRotationDays = try tokenReader.optionalInt("key_rotation_days") ?? keyRotationDays
+            guard (0...3650).contains(keyRotationDays) else { throw JSONShapeError("token.key_rotation_days must be 0 to 3650") }
         }
         if let limits = try reader.object("http") { http = try HTTPLimits(config: limits) }
         if let limits = try reader.object("rate_limit") { rateLimits = try RateLimits(config: limits) }

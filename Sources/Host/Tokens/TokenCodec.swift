@@ -1,30 +1,37 @@
 import CryptoPrimitives
+import JOSE
 import PluginProtocol
 
-/// Signs and verifies access tokens as compact JWS (RFC 7515) with HS256 (RFC 7518 §3.2).
+/// Signs and verifies access tokens as compact JWS (RFC 7515): RS256, ES256 (RFC 7518 §3.3-3.4), EdDSA
+/// (RFC 8037) or HS256 (RFC 7518 §3.2), whichever the ring's active key uses.
 ///
 /// Verification is strict about everything an attacker controls: exactly three base64url parts, a header
-/// of exactly `alg: HS256`, `typ: at+jwt` and a known `kid` (so `alg: none` and algorithm switches fail),
-/// a constant-time MAC check before any claim is trusted, then issuer, audience and time.
+/// of exactly `alg`, `typ: at+jwt` and a known `kid`, whose `alg` must be the algorithm of that key (so
+/// `alg: none`, an RSA public key used as an HMAC secret, and HS256 tokens against an asymmetric key all
+/// fail), a signature check (constant-time for HMAC) before any claim is trusted, then issuer, audience
+/// and time. A retired key does not vouch for tokens issued after it retired.
 public struct TokenCodec: Sendable {
     public let keys: SigningKeyRing
+    /// Other hosts' public keys (`PublishedKey`): verified here, never used to sign.
+    public let extraKeys: [PublishedKey]
     public let issuer: String
     public let audience: String
     /// Clock skew tolerated for `iat`/`nbf` in the future (other hosts' clocks).
     public var leeway: Int64 = 30
 
-    public init(keys: SigningKeyRing, issuer: String, audience: String) {
+    public init(keys: SigningKeyRing, issuer: String, audience: String, extraKeys: [PublishedKey] = []) {
         self.keys = keys
+        self.extraKeys = extraKeys
         self.issuer = issuer
         self.audience = audience
     }
 
-    public func sign(_ token: AccessToken) -> String {
+    public func sign(_ token: AccessToken) throws(JOSEError) -> String {
         let key = keys.current
         var signingInput = key.encodedHeader
         signingInput.append(UInt8(ascii: "."))
         signingInput += Base64.encodeBytes(token.encodedClaims, alphabet: .url)
-        let signature = key.mac.authenticationCode(for: signingInput)
+        let signature = try key.sign(signingInput)
         signingInput.append(UInt8(ascii: "."))
         signingInput += Base64.encodeBytes(signature, alphabet: .url)
         return String(decoding: signingInput, as: UTF8.self)
@@ -63,13 +70,13 @@ public struct TokenCodec: Sendable {
         let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard parts.count == 3,
             let header = Self.decodeJSON(parts[0]),
-            header["alg"] == "HS256", header["typ"]?.stringValue?.lowercased() == "at+jwt",
+            let alg = header["alg"]?.stringValue, header["typ"]?.stringValue?.lowercased() == "at+jwt",
             header.objectValue?.count == 3,
-            let kid = header["kid"]?.stringValue, let key = keys.key(id: kid),
+            let kid = header["kid"]?.stringValue, let verifier = verifier(kid: kid), verifier.algorithm.rawValue == alg,
             let signature = Self.decode(parts[2])
         else { return .failure(.malformed) }
         let valid = bytes.withUnsafeBytes { raw in
-            key.mac.isValid(signature, for: UnsafeRawBufferPointer(rebasing: raw[0..<(parts[0].count + 1 + parts[1].count)]))
+            verifier.verify(signature, UnsafeRawBufferPointer(rebasing: raw[0..<(parts[0].count + 1 + parts[1].count)]))
         }
         guard valid else { return .failure(.badSignature) }
         guard let claims = Self.decodeJSON(parts[1]), let token = try? AccessToken(claims: claims) else {
@@ -77,6 +84,8 @@ public struct TokenCodec: Sendable {
         }
         guard token.issuer == issuer else { return .failure(.wrongIssuer) }
         guard token.audience == audience else { return .failure(.wrongAudience) }
+        // Only a thief of a retired private key could sign a token dated after the key retired.
+        if let retired = verifier.retiredAt, token.issuedAt > retired + leeway { return .failure(.badSignature) }
         return .success(token)
     }
 
@@ -86,6 +95,20 @@ public struct TokenCodec: Sendable {
         // RFC 7519 §4.1.5: not to be accepted before `nbf` (with the same allowance for clock skew).
         if let notBefore = token.notBefore, notBefore > now + leeway { return .failure(.notYetValid) }
         return .success(token)
+    }
+
+    private struct Verifier {
+        let algorithm: SignatureAlgorithm
+        let retiredAt: Int64?
+        let verify: (_ signature: [UInt8], _ input: UnsafeRawBufferPointer) -> Bool
+    }
+
+    private func verifier(kid: String) -> Verifier? {
+        if let key = keys.key(id: kid) {
+            return Verifier(algorithm: key.algorithm, retiredAt: key.retiredAt) { key.verify($0, for: $1) }
+        }
+        guard let published = extraKeys.first(where: { $0.id == kid }) else { return nil }
+        return Verifier(algorithm: published.algorithm, retiredAt: nil) { published.key.verify($0, for: $1) }
     }
 
     private static func decode(_ part: ArraySlice<UInt8>) -> [UInt8]? {
