@@ -83,12 +83,12 @@ import Testing
         let keys = try SigningKeyRing.loadOrCreate(directory: directory.path + "/data", now: 0)
         let codec = TokenCodec(keys: keys, issuer: "http://gatehouse.test", audience: "gatehouse")
         let now = Int64(time(nil))
-        let old = codec.sign(AccessToken(issuer: codec.issuer, clientID: "veteran", audience: codec.audience, issuedAt: now,
+        let old = try codec.sign(AccessToken(issuer: codec.issuer, clientID: "veteran", audience: codec.audience, issuedAt: now,
                                          expiresAt: now + 600, tokenID: "old", scopes: ["metrics"]))
         #expect(try host.metrics(token: old).status == 200)
         #expect(try host.metrics(token: try host.token(id: "veteran")).status == 200)
         // Without an instance, a token from before the client's creation is not its own.
-        let earlier = codec.sign(AccessToken(issuer: codec.issuer, clientID: "veteran", audience: codec.audience,
+        let earlier = try codec.sign(AccessToken(issuer: codec.issuer, clientID: "veteran", audience: codec.audience,
                                              issuedAt: (record?.createdAt ?? now) - 5, expiresAt: now + 600, tokenID: "earlier",
                                              scopes: ["metrics"]))
         #expect(try host.metrics(token: earlier).status == 401)
