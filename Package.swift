@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "gatehouse", targets: ["GatehouseCLI"]),
         .executable(name: "gatehouse-sqlite-store", targets: ["SQLiteStorePlugin"]),
         .executable(name: "gatehouse-file-store", targets: ["FileStorePlugin"]),
+        .executable(name: "gatehouse-postgres-store", targets: ["PostgresStorePlugin"]),
         .executable(name: "gatehouse-scope-rbac", targets: ["ScopeRBACPlugin"]),
         .executable(name: "gatehouse-plugin-bench", targets: ["PluginBench"]),
         .library(name: "PluginProtocol", targets: ["PluginProtocol"]),
@@ -34,6 +35,11 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         .executableTarget(name: "SQLiteStorePlugin", dependencies: ["PluginProtocol", "StoreKit", "CSQLite"],
                           path: "Plugins/sqlite-store"),
+        // libpq for postgres-store only: the host never links it.
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        .executableTarget(name: "PostgresStorePlugin", dependencies: ["PluginProtocol", "StoreKit", "CPostgres"],
+                          path: "Plugins/postgres-store"),
         .executableTarget(name: "FileStorePlugin", dependencies: ["PluginProtocol", "StoreKit"], path: "Plugins/file-store"),
         .executableTarget(name: "ScopeRBACPlugin", dependencies: ["PluginProtocol"], path: "Plugins/scope-rbac"),
 
@@ -47,7 +53,7 @@ let package = Package(
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "CryptoPrimitives"]),
         .testTarget(name: "ScopeRBACTests", dependencies: ["ScopeRBACPlugin", "PluginProtocol"]),
         .testTarget(name: "HostTests", dependencies: [
-            "Host", "PluginProtocol", "TestPlugin", "SQLiteStorePlugin", "FileStorePlugin", "ScopeRBACPlugin",
+            "Host", "PluginProtocol", "TestPlugin", "SQLiteStorePlugin", "FileStorePlugin", "PostgresStorePlugin", "ScopeRBACPlugin",
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -17,6 +17,8 @@ struct StoreUnderTest: CustomStringConvertible, Sendable {
         default: return nil
         }
     }
+    /// Gets `{"url": …}` for a database of its own per test directory on the shared test server instead of a path.
+    var usesPostgres = false
 
     static var all: [StoreUnderTest] {
         var stores = [
@@ -28,6 +30,8 @@ struct StoreUnderTest: CustomStringConvertible, Sendable {
                            arguments: ["python3", PluginTestSupport.packageRoot + "/Docs/examples/python-store/store.py"],
                            fileName: "clients.db"),
         ]
+        stores.append(StoreUnderTest(description: "postgres-store", command: PluginTestSupport.executable("gatehouse-postgres-store"),
+                                     arguments: [], fileName: "", usesPostgres: true))
         if let custom = custom(ProcessInfo.processInfo.environment) { stores.append(custom) }
         return stores
     }
@@ -43,6 +47,17 @@ struct StoreUnderTest: CustomStringConvertible, Sendable {
         spec.arguments = arguments
         var config: [String: JSONValue] = ["path": .string(directory + "/" + fileName)]
         if let pollKey { config[pollKey] = 100 }
+        if usesPostgres {
+            // The same directory means the same database, so a restarted plugin finds what it wrote.
+            let name = "t_" + String(directory.split(separator: "/").last ?? "x").filter(\.isHexDigit).lowercased()
+            let url: String
+            do {
+                url = try PostgresServer.shared.get().database(name).conninfo
+            } catch {
+                url = "invalid: \(error)"  // The plugin refuses it, and the test shows why.
+            }
+            config = ["url": .string(url)]
+        }
         // A poll interval given for the other kind of store is dropped, not sent to a store that refuses it.
         config.merge(extraConfig.filter { ($0.key != "changePollMs" && $0.key != "reloadMs") || $0.key == pollKey }) { _, new in new }
         spec.config = .object(config)

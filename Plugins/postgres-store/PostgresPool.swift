@@ -1,0 +1,95 @@
+import PluginProtocol
+import Synchronization
+
+/// A few libpq connections, each lent to one thread at a time, with reconnection after the server went away.
+///
+/// While the server is unreachable, calls fail at once with `unavailable` (the host answers 503 with
+/// `Retry-After`) instead of each waiting for a connect timeout; a new connection is tried after a backoff
+/// that doubles from 100 ms to 2 s, so full service returns within about two seconds of the server.
+final class PostgresPool: Sendable {
+    let target: ConnectionTarget
+    private let capacity: Int
+    private let state: Mutex<State>
+
+    private struct State: ~Copyable {
+        var idle: [PostgresConnection] = []
+        var retryAt: ContinuousClock.Instant?
+        var backoff = PostgresPool.initialBackoff
+    }
+
+    static let initialBackoff = Duration.milliseconds(100)
+    static let maxBackoff = Duration.seconds(2)
+
+    /// Opens the first connection now, so a wrong URL, a refused connection or a missing database fails the
+    /// plugin's start with libpq's reason.
+    init(target: ConnectionTarget, capacity: Int) throws(RPCError) {
+        self.target = target
+        self.capacity = max(1, capacity)
+        let first = try PostgresConnection(target)
+        state = Mutex(State(idle: [first]))
+    }
+
+    /// Runs `body` on a borrowed connection. With `retry`, a call that failed because the connection was
+    /// lost runs once more on a fresh one (for reads, and writes that are safe to repeat).
+    func run<T>(retry: Bool = false, _ body: (PostgresConnection) throws -> T) throws -> T {
+        do {
+            return try once(body)
+        } catch let error as RPCError where retry && error.code == .unavailable {
+            return try once(body)
+        }
+    }
+
+    /// Host, port and database of a pooled connection, for logs (never the password).
+    var location: String {
+        (try? run { $0.location }) ?? "unreachable"
+    }
+
+    private func once<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        let connection = try borrow()
+        defer { giveBack(connection) }
+        return try body(connection)
+    }
+
+    private func borrow() throws(RPCError) -> PostgresConnection {
+        let now = ContinuousClock.now
+        let waiting: Duration? = state.withLock { state in
+            if let retryAt = state.retryAt, now < retryAt { return retryAt - now }
+            return nil
+        }
+        if let waiting {
+            throw RPCError(.unavailable, "PostgreSQL is unreachable; reconnecting in \(waiting.milliseconds) ms")
+        }
+        if let idle = state.withLock({ $0.idle.popLast() }) { return idle }
+        do {
+            let connection = try PostgresConnection(target)
+            state.withLock { state in
+                if state.retryAt != nil { PluginLog.info("reconnected to PostgreSQL", ["store.database": .string(connection.location)]) }
+                state.retryAt = nil
+                state.backoff = Self.initialBackoff
+            }
+            return connection
+        } catch {
+            state.withLock { state in
+                if state.retryAt == nil { PluginLog.warning("PostgreSQL is unreachable", ["error": .string(error.message)]) }
+                state.retryAt = ContinuousClock.now + state.backoff
+                state.backoff = min(state.backoff * 2, Self.maxBackoff)
+            }
+            throw error
+        }
+    }
+
+    /// A connection that broke or is left inside a transaction is dropped, never reused.
+    private func giveBack(_ connection: PostgresConnection) {
+        guard connection.isHealthy else { return }
+        state.withLock { state in
+            if state.idle.count < capacity { state.idle.append(connection) }
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,114 @@
+import PluginProtocol
+
+/// Named, ordered migrations, recorded in `gatehouse_migrations`. Append only; never edit a shipped one.
+///
+/// Several hosts may start at the same moment against one database: each migration runs in its own
+/// transaction under a transaction-scoped advisory lock, and re-reads the applied versions after taking it,
+/// so exactly one host applies each migration and the others see it done.
+enum PostgresSchema {
+    /// `pg_advisory_xact_lock` keys, constants of this store ("GHmigrat", "GHchange" as bytes, roughly).
+    static let migrationLock: Int64 = 0x4748_6D69_6772_6174
+    /// Taken by every transaction that appends to the change log or the revocations, so sequence numbers
+    /// become visible in the order they were handed out (a reader that has seen n has seen all below n).
+    static let changeLock: Int64 = 0x4748_6368_616E_6765
+
+    static let migrations: [(name: String, sql: String)] = [
+        ("create clients, secrets and revocations", """
+            CREATE TABLE gatehouse_clients (
+                id text COLLATE "C" PRIMARY KEY,   -- ordered by bytes, as `store.list` pages
+                name text NOT NULL,
+                role text NOT NULL,
+                allowed_scopes text NOT NULL,   -- space-separated (scopes contain no spaces, RFC 6749 §3.3)
+                default_scopes text NOT NULL,
+                token_lifetime bigint,
+                enabled boolean NOT NULL,
+                created_at bigint NOT NULL,
+                updated_at bigint NOT NULL,
+                last_used_at bigint,
+                not_before bigint
+            );
+            CREATE TABLE gatehouse_secrets (
+                id bigserial PRIMARY KEY,
+                client_id text NOT NULL REFERENCES gatehouse_clients(id) ON DELETE CASCADE,
+                verifier text NOT NULL,
+                created_at bigint NOT NULL,
+                expires_at bigint
+            );
+            CREATE INDEX gatehouse_secrets_by_client ON gatehouse_secrets(client_id);
+            CREATE TABLE gatehouse_revocations (
+                seq bigserial PRIMARY KEY,
+                jti text NOT NULL UNIQUE,
+                client_id text NOT NULL,
+                expires_at bigint NOT NULL
+            );
+            CREATE INDEX gatehouse_revocations_by_expiry ON gatehouse_revocations(expires_at);
+            """),
+        ("change log fed by triggers, announced with NOTIFY", """
+            CREATE TABLE gatehouse_changes (
+                seq bigserial PRIMARY KEY,
+                kind text NOT NULL,      -- 'client' or 'revocation'
+                subject text NOT NULL,   -- the client id
+                changed_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE FUNCTION gatehouse_note_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE
+                change_kind text := 'client';
+                change_subject text;
+                change_seq bigint;
+            BEGIN
+                IF TG_TABLE_NAME = 'gatehouse_clients' THEN
+                    change_subject := CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END;
+                ELSIF TG_TABLE_NAME = 'gatehouse_secrets' THEN
+                    change_subject := CASE WHEN TG_OP = 'DELETE' THEN OLD.client_id ELSE NEW.client_id END;
+                ELSE
+                    change_kind := 'revocation';
+                    change_subject := NEW.client_id;
+                END IF;
+                PERFORM pg_advisory_xact_lock(\(changeLock));
+                INSERT INTO gatehouse_changes (kind, subject) VALUES (change_kind, change_subject) RETURNING seq INTO change_seq;
+                -- Delivered at commit, to every session that LISTENs; the payload is only a hint to read the log.
+                PERFORM pg_notify('gatehouse_changes', change_seq::text);
+                RETURN NULL;
+            END
+            $$;
+            -- Last-use times are not changes anyone must hear of: only the columns a decision depends on.
+            CREATE TRIGGER gatehouse_clients_changed
+                AFTER INSERT OR DELETE OR UPDATE OF name, role, allowed_scopes, default_scopes, token_lifetime, enabled,
+                    updated_at, not_before ON gatehouse_clients
+                FOR EACH ROW EXECUTE FUNCTION gatehouse_note_change();
+            CREATE TRIGGER gatehouse_secrets_changed AFTER INSERT OR UPDATE OR DELETE ON gatehouse_secrets
+                FOR EACH ROW EXECUTE FUNCTION gatehouse_note_change();
+            CREATE TRIGGER gatehouse_revocations_added AFTER INSERT ON gatehouse_revocations
+                FOR EACH ROW EXECUTE FUNCTION gatehouse_note_change();
+            """),
+    ]
+
+    /// Brings the database up to the latest version.
+    static func migrate(_ connection: PostgresConnection) throws {
+        while true {
+            let applied: Int? = try connection.transaction {
+                try connection.execute("SELECT pg_advisory_xact_lock(\(migrationLock))")
+                // Looked up first, so a role without CREATE can run a database that is already migrated.
+                if try connection.query("SELECT to_regclass('gatehouse_migrations') IS NULL").bool(0, 0) {
+                    try connection.execute("""
+                        CREATE TABLE gatehouse_migrations (
+                            version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+                        """)
+                }
+                let current = Int(try connection.query("SELECT coalesce(max(version), 0) FROM gatehouse_migrations").int(0, 0) ?? 0)
+                guard current <= migrations.count else {
+                    throw RPCError(.storageFailure,
+                        "database schema version \(current) is newer than this postgres-store knows (\(migrations.count)); upgrade Gatehouse")
+                }
+                guard current < migrations.count else { return nil }
+                try connection.execute(migrations[current].sql)
+                try connection.query("INSERT INTO gatehouse_migrations (version, name) VALUES ($1, $2)",
+                                     [String(current + 1), migrations[current].name])
+                return current + 1
+            }
+            guard let applied else { return }
+            PluginLog.info("migrated database", ["store.migration": .string(migrations[applied - 1].name),
+                                                 "store.version": .int(Int64(applied))])
+        }
+    }
+}

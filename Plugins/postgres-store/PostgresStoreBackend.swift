@@ -1,0 +1,175 @@
+import Glibc
+import PluginProtocol
+import StoreKit
+
+/// Clients in PostgreSQL, shared by every host on the database. Reads run on a pooled connection and are
+/// repeated once on a fresh one if the server went away in between; writes are single transactions, and a
+/// read-modify-write locks the client's row (`FOR UPDATE`) so two operators never lose an update.
+/// Used from the serve thread (StoreBackend's rule); the pool keeps the connections apart.
+final class PostgresStoreBackend: StoreBackend {
+    private let pool: PostgresPool
+
+    /// Last-use times are batched: a write per token would put a commit on the hot path.
+    private var pendingUses: [String: Int64] = [:]
+    private var lastUseFlush = Int64(time(nil))
+    static let useFlushInterval: Int64 = 10
+
+    private static let columns = "id, name, role, allowed_scopes, default_scopes, token_lifetime, enabled, created_at, updated_at, last_used_at, not_before"
+    private static let prefixed = columns.split(separator: ",").map { "c." + $0.trimmingPrefix(" ") }.joined(separator: ", ")
+    /// The authentication path: client and secrets in one statement, one round trip per token.
+    private static let selectClient = """
+        SELECT \(prefixed), s.verifier, s.created_at, s.expires_at FROM gatehouse_clients c
+        LEFT JOIN gatehouse_secrets s ON s.client_id = c.id WHERE c.id = $1 ORDER BY s.created_at, s.id
+        """
+    private static let lockClient = "SELECT id FROM gatehouse_clients WHERE id = $1 FOR UPDATE"
+
+    init(pool: PostgresPool) throws {
+        self.pool = pool
+        try pool.run(retry: true) { try PostgresSchema.migrate($0) }
+    }
+
+    // MARK: - StoreBackend
+
+    func client(_ id: String) throws -> StoredClient? {
+        try pool.run(retry: true) { try Self.client(id, on: $0, pending: pendingUses) }
+    }
+
+    func insert(_ client: StoredClient) throws {
+        try pool.run { connection in
+            try connection.transaction {
+                let inserted = try connection.query("""
+                    INSERT INTO gatehouse_clients (\(Self.columns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                    ON CONFLICT (id) DO NOTHING
+                    """, Self.values(client.record))
+                guard inserted.affected == 1 else { throw RPCError(.clientExists, "client '\(client.record.id)' already exists") }
+                try Self.writeSecrets(client, on: connection)
+            }
+        }
+    }
+
+    func modify(_ id: String, _ change: (inout StoredClient) throws -> Void) throws -> StoredClient? {
+        try pool.run { connection in
+            try connection.transaction {
+                guard try connection.query(Self.lockClient, [id]).count == 1,
+                      var stored = try Self.client(id, on: connection, pending: pendingUses) else { return nil }
+                try change(&stored)
+                let record = stored.record
+                try connection.query("""
+                    UPDATE gatehouse_clients SET name = $2, role = $3, allowed_scopes = $4, default_scopes = $5,
+                    token_lifetime = $6, enabled = $7, created_at = $8, updated_at = $9, not_before = $10 WHERE id = $1
+                    """, [record.id, record.name, record.role, record.allowedScopes.joined(separator: " "),
+                          record.defaultScopes.joined(separator: " "), record.tokenLifetime.map(String.init),
+                          record.enabled ? "true" : "false", String(record.createdAt), String(record.updatedAt),
+                          record.notBefore.map(String.init)])
+                try connection.query("DELETE FROM gatehouse_secrets WHERE client_id = $1", [id])
+                try Self.writeSecrets(stored, on: connection)
+                return stored
+            }
+        }
+    }
+
+    func delete(_ id: String) throws -> Bool {
+        pendingUses[id] = nil
+        return try pool.run { try $0.query("DELETE FROM gatehouse_clients WHERE id = $1", [id]).affected > 0 }
+    }
+
+    func list(after: String?, limit: Int) throws -> [StoredClient] {
+        try pool.run(retry: true) { connection in
+            let rows = try connection.query("SELECT id FROM gatehouse_clients WHERE id > $1 ORDER BY id LIMIT $2",
+                                            [after ?? "", String(limit)])
+            return try (0..<rows.count).compactMap { row in
+                try rows.text(row, 0).flatMap { try Self.client($0, on: connection, pending: pendingUses) }
+            }
+        }
+    }
+
+    func recordUse(_ id: String, at time: Int64) {
+        pendingUses[id] = time
+        if time - lastUseFlush >= Self.useFlushInterval { flushUses(now: time) }
+    }
+
+    func addRevocation(tokenID: String, clientID: String, expiresAt: Int64, now: Int64) throws {
+        // Repeating it is harmless (the token id is unique), so a lost connection is retried.
+        try pool.run(retry: true) { connection in
+            try connection.transaction {
+                // Sequence numbers must become visible in order, or a host that read up to n could miss n-1.
+                try connection.execute("SELECT pg_advisory_xact_lock(\(PostgresSchema.changeLock))")
+                try connection.query("DELETE FROM gatehouse_revocations WHERE expires_at <= $1", [String(now)])
+                try connection.query("INSERT INTO gatehouse_revocations (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING",
+                                     [tokenID, clientID, String(expiresAt)])
+            }
+        }
+    }
+
+    func revocations(after: Int64, now: Int64) throws -> RevocationsResult {
+        try pool.run(retry: true) { connection in
+            let rows = try connection.query("""
+                SELECT jti, expires_at, (SELECT coalesce(max(seq), 0) FROM gatehouse_revocations) FROM gatehouse_revocations
+                WHERE seq > $1 AND expires_at > $2 ORDER BY seq
+                """, [String(after), String(now)])
+            let entries = (0..<rows.count).map { RevocationsResult.Entry(tokenID: rows.text($0, 0) ?? "", expiresAt: rows.int($0, 1) ?? 0) }
+            let last = rows.count > 0
+                ? rows.int(0, 2) ?? after
+                : try connection.query("SELECT coalesce(max(seq), 0) FROM gatehouse_revocations").int(0, 0) ?? after
+            return RevocationsResult(revocations: entries, last: last)
+        }
+    }
+
+    /// Writes batched last-use times; called periodically and at shutdown. Failures are logged, not fatal:
+    /// a lost last-use time is not a lost acknowledged write.
+    func flushUses(now: Int64) {
+        lastUseFlush = now
+        guard !pendingUses.isEmpty else { return }
+        let uses = pendingUses
+        pendingUses = [:]
+        do {
+            try pool.run { connection in
+                try connection.transaction {
+                    for (id, time) in uses {
+                        try connection.query("UPDATE gatehouse_clients SET last_used_at = greatest(coalesce(last_used_at, 0), $2) WHERE id = $1",
+                                             [id, String(time)])
+                    }
+                }
+            }
+        } catch {
+            PluginLog.warning("could not record last use", ["error": .string("\(error)")])
+        }
+    }
+
+    // MARK: - Rows
+
+    private static func client(_ id: String, on connection: PostgresConnection, pending: [String: Int64]) throws -> StoredClient? {
+        let rows = try connection.query(selectClient, [id])
+        guard rows.count > 0 else { return nil }
+        let record = ClientRecord(
+            id: rows.text(0, 0) ?? "", name: rows.text(0, 1) ?? "", role: rows.text(0, 2) ?? "",
+            allowedScopes: (rows.text(0, 3) ?? "").split(separator: " ").map(String.init),
+            defaultScopes: (rows.text(0, 4) ?? "").split(separator: " ").map(String.init),
+            tokenLifetime: rows.int(0, 5), enabled: rows.bool(0, 6),
+            createdAt: rows.int(0, 7) ?? 0, updatedAt: rows.int(0, 8) ?? 0,
+            lastUsedAt: max(rows.int(0, 9) ?? 0, pending[id] ?? 0).nonZero, notBefore: rows.int(0, 10))
+        var stored = StoredClient(record: record, secrets: [])
+        for row in 0..<rows.count {
+            guard let verifier = rows.text(row, 11) else { continue }
+            stored.secrets.append(StoredSecret(verifier: verifier, createdAt: rows.int(row, 12) ?? 0, expiresAt: rows.int(row, 13)))
+        }
+        return stored
+    }
+
+    private static func values(_ record: ClientRecord) -> [String?] {
+        [record.id, record.name, record.role, record.allowedScopes.joined(separator: " "),
+         record.defaultScopes.joined(separator: " "), record.tokenLifetime.map(String.init), record.enabled ? "true" : "false",
+         String(record.createdAt), String(record.updatedAt), record.lastUsedAt.map(String.init), record.notBefore.map(String.init)]
+    }
+
+    private static func writeSecrets(_ client: StoredClient, on connection: PostgresConnection) throws {
+        for secret in client.secrets {
+            try connection.query("INSERT INTO gatehouse_secrets (client_id, verifier, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                                 [client.record.id, secret.verifier, String(secret.createdAt), secret.expiresAt.map(String.init)])
+        }
+    }
+}
+
+extension Int64 {
+    fileprivate var nonZero: Int64? { self == 0 ? nil : self }
+}
