@@ -25,7 +25,8 @@ enum PostgresSchema {
                 created_at bigint NOT NULL,
                 updated_at bigint NOT NULL,
                 last_used_at bigint,
-                not_before bigint
+                not_before bigint,
+                instance text                   -- new on every creation: old tokens never fit a re-created client
             );
             CREATE TABLE gatehouse_secrets (
                 id bigserial PRIMARY KEY,
@@ -74,7 +75,7 @@ enum PostgresSchema {
             -- Last-use times are not changes anyone must hear of: only the columns a decision depends on.
             CREATE TRIGGER gatehouse_clients_changed
                 AFTER INSERT OR DELETE OR UPDATE OF name, role, allowed_scopes, default_scopes, token_lifetime, enabled,
-                    updated_at, not_before ON gatehouse_clients
+                    updated_at, not_before, instance ON gatehouse_clients
                 FOR EACH ROW EXECUTE FUNCTION gatehouse_note_change();
             CREATE TRIGGER gatehouse_secrets_changed AFTER INSERT OR UPDATE OR DELETE ON gatehouse_secrets
                 FOR EACH ROW EXECUTE FUNCTION gatehouse_note_change();
