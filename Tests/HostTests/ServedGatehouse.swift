@@ -12,11 +12,16 @@ final class ServedGatehouse {
     private let logPath: String
 
     private let configPath: String?
+    private let stderrPath: String?
 
     /// - Parameter config: the JSON of a config file to serve with, if any.
-    init(directory: TemporaryDirectory = TemporaryDirectory(), port: UInt16? = nil, config: String? = nil) throws {
+    /// - Parameter stderrPath: where the host's stderr goes (a FIFO, say) instead of `log`'s file.
+    init(directory: TemporaryDirectory = TemporaryDirectory(), port: UInt16? = nil, config: String? = nil,
+         stderrPath: String? = nil) throws
+    {
         self.directory = directory
         self.port = try port ?? Self.freePort()
+        self.stderrPath = stderrPath
         logPath = directory.path + "/gatehouse.log"
         if let config {
             configPath = directory.path + "/gatehouse.json"
@@ -36,10 +41,14 @@ final class ServedGatehouse {
         process.arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--data", directory.path + "/data"]
             + (configPath.map { ["--config", $0] } ?? [])
         process.environment = ProcessInfo.processInfo.environment.merging(["GATEHOUSE_ISSUER": "http://127.0.0.1:\(port)"]) { $1 }
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        handle.seekToEndOfFile()
-        process.standardError = handle
+        if let stderrPath {
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        } else {
+            if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            handle.seekToEndOfFile()
+            process.standardError = handle
+        }
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.process = process

@@ -62,7 +62,9 @@ public final class Gatehouse: Sendable {
                            onNotification: relay(invalidations))
         policy = PluginPool(spec: config.policy, logger: logger, hostVersion: BuildInfo.version,
                             onNotification: relay(policyChanges))
-        metrics.watch([store, policy])
+        metrics.watch([store, policy].map { pool in { pool.health } })
+        let sink = logger.sink
+        metrics.watchLog { sink.droppedLines }
         store.start()
         policy.start()
         for pool in [store, policy] {

@@ -47,10 +47,11 @@ public struct GatehouseMetrics: Sendable {
         }
     }
 
-    /// Exports plugin health at scrape time: up/down and restarts per plugin.
-    public func watch(_ pools: [PluginPool]) {
+    /// Exports plugin health at scrape time: up/down and restarts per plugin. Each closure reads one plugin's
+    /// health, so the metrics know nothing of how plugins are run (a pool, or a stand-in in tests).
+    public func watch(_ plugins: [@Sendable () -> PluginHealth]) {
         registry.collect {
-            let health = pools.map(\.health)
+            let health = plugins.map { $0() }
             return [
                 MetricFamily.Snapshot(name: "gatehouse_plugin_up", help: "1 if at least one process of the plugin is ready.",
                                       type: "gauge", samples: health.map { .init(labels: [("plugin", $0.name)], value: $0.isReady ? 1 : 0) }),
@@ -59,6 +60,15 @@ public struct GatehouseMetrics: Sendable {
                 MetricFamily.Snapshot(name: "gatehouse_plugin_processes_ready", help: "Ready processes per plugin.",
                                       type: "gauge", samples: health.map { .init(labels: [("plugin", $0.name)], value: Double($0.readyCount)) }),
             ]
+        }
+    }
+
+    /// Exports the log lines lost because the log output did not keep up (see `BufferedLogSink`).
+    public func watchLog(droppedLines: @escaping @Sendable () -> UInt64) {
+        registry.collect {
+            [MetricFamily.Snapshot(name: "gatehouse_log_lines_dropped_total",
+                                   help: "Log lines dropped because the log output (stderr) did not keep up.",
+                                   type: "counter", samples: [.init(value: Double(droppedLines()))])]
         }
     }
 }
