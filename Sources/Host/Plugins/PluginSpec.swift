@@ -23,11 +23,14 @@ public struct PluginSpec: Sendable {
     public var restart = RestartPolicy()
     /// The longest protocol line accepted from the plugin.
     public var maxLineLength = LineFramer.defaultMaxLineLength
+    /// Made before a process counts as ready and then periodically (`HealthProbe.standard(for:)` by role).
+    public var healthProbe: HealthProbe?
 
     public init(name: String, role: PluginRole? = nil, command: String) {
         self.name = name
         self.role = role
         self.command = command
+        healthProbe = HealthProbe.standard(for: role)
     }
 }
 

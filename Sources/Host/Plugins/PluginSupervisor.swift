@@ -126,6 +126,7 @@ final class PluginSupervisor: Sendable {
         case .reportReady(let generation):
             let pid = inner.withLock { $0.connection?.process.pid } ?? 0
             logger.info("plugin ready", ["plugin.pid": .int(Int64(pid)), "plugin.generation": .int(Int64(generation))])
+            scheduleProbe(generation: generation)
             onStateChange()
         case .reportDown(let reason, let retryIn):
             logger.warning("plugin down; restarting", ["error": .string(reason), "plugin.retry_ms": .int(retryIn.milliseconds)])
@@ -178,7 +179,28 @@ final class PluginSupervisor: Sendable {
                                       hostName: "gatehouse", hostVersion: hostVersion, pluginName: spec.name)
         connection.call(method: Lifecycle.initialize.name, params: params.json, timeout: spec.startTimeout) {
             [self] outcome in
-            post(handshakeEvent(outcome, generation: generation))
+            let event = handshakeEvent(outcome, generation: generation)
+            guard case .handshakeSucceeded = event, let probe = spec.healthProbe else { return post(event) }
+            // Ready means able to serve: the first probe must pass before the process is reported ready.
+            probe.run(on: connection) { [self] failure in
+                post(failure.map { .startFailed(generation: generation, reason: "health probe failed: \($0)", permanent: false) } ?? event)
+            }
+        }
+    }
+
+    /// Probes the ready process of `generation` after the probe's interval, and again after each pass; a
+    /// failure ends the process as a crash would. A process replaced or stopping meanwhile is not probed.
+    private func scheduleProbe(generation: Int) {
+        guard let probe = spec.healthProbe else { return }
+        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(probe.interval.nanosecondsClamped))) { [self] in
+            let connection = inner.withLock { inner in
+                inner.lifecycle.isReady && inner.connectionGeneration == generation ? inner.connection : nil
+            }
+            guard let connection else { return }
+            probe.run(on: connection) { [self] failure in
+                guard let failure else { return scheduleProbe(generation: generation) }
+                post(.connectionClosed(generation: generation, reason: "health probe failed: \(failure)"))
+            }
         }
     }
 

@@ -11,6 +11,9 @@ import PluginProtocol
 //        --hostile CASE   answer the store and policy methods, honestly except for CASE (see HostileAnswers.swift)
 //        --authenticate-delay-us N   answer store.authenticate with a failure, spinning N µs more for ids that
 //                         start with "unknown": a planted timing leak TimingTests must see
+//        --stall-authenticate-when PATH   with --role store: answer the store calls the host makes on its own
+//                         like an empty store, except that once PATH exists `store.authenticate` is never
+//                         answered (a store that answers everything but authentication)
 
 let arguments = CommandLine.arguments
 func flag(_ name: String) -> Bool { arguments.contains(name) }
@@ -91,6 +94,14 @@ if let delay = option("--authenticate-delay-us").flatMap(Int64.init) {
             repeat { clock_gettime(CLOCK_MONOTONIC, &now) } while (now.tv_sec - start.tv_sec) * 1_000_000_000 + (now.tv_nsec - start.tv_nsec) < delay * 1000
         }
         return .failure(unknown ? .unknownClient : .wrongSecret)
+    }
+}
+if let trigger = option("--stall-authenticate-when") {
+    server.register(Method<JSONValue, JSONValue>("store.revocations")) { _ in ["revocations": .array([]), "last": 0] }
+    server.register(Method<JSONValue, JSONValue>("store.get")) { _ in ["client": .null] }
+    server.registerConcurrent(Method<JSONValue, JSONValue>("store.authenticate")) { _ in
+        while access(trigger, F_OK) == 0 { sleep(3600) }
+        return ["authenticated": false, "failure": "unknown_client"]
     }
 }
 

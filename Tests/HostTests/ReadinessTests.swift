@@ -1,0 +1,65 @@
+import Foundation
+import Glibc
+import PluginProtocol
+import Testing
+@testable import Host
+
+/// `/api/v1/status/ready` says ready only when tokens can be issued: a store that answers everything but
+/// authentication, or a damaged database, must not pass for healthy.
+@Suite struct ReadinessTests {
+    @Test func aStoreThatStopsAuthenticatingIsRestartedAndNotReady() async throws {
+        let directory = TemporaryDirectory()
+        let trigger = directory.path + "/stall-authenticate"
+        let host = try TestGatehouse(directory: directory) { config in
+            config.store.command = PluginTestSupport.executable("TestPlugin")
+            config.store.arguments = ["--role", "store", "--stall-authenticate-when", trigger]
+            config.store.config = .object([:])
+            // Longer than the revocation sync's interval (1 s), whose answers keep the connection looking alive.
+            config.store.callTimeout = .seconds(3)
+        }
+        defer { host.stop() }
+        #expect(try host.request("GET", "/api/v1/status/ready").status == 200)
+        #expect(try host.tokenRequest(id: "prom", secret: StoreFixtures.secret).status == 401)
+        // From now on `store.authenticate` goes unanswered, while `store.revocations` (every second) still is.
+        #expect(FileManager.default.createFile(atPath: trigger, contents: nil))
+        #expect(try host.tokenRequest(id: "prom", secret: StoreFixtures.secret).status == 503)
+        let notReady = PluginTestSupport.eventually(timeout: .seconds(10)) {
+            (try? host.request("GET", "/api/v1/status/ready").status) == 503
+        }
+        #expect(notReady, "ready stayed 200 while every token failed")
+        #expect(host.sink.records.contains { $0.contains("health probe failed") })
+        #expect(host.gatehouse.store.health.restarts > 0 || host.sink.records.contains { $0.contains("plugin down; restarting") })
+        // The store answers again: the next start passes its probe and the host is ready again.
+        try FileManager.default.removeItem(atPath: trigger)
+        let ready = PluginTestSupport.eventually(timeout: .seconds(20)) {
+            (try? host.request("GET", "/api/v1/status/ready").status) == 200
+        }
+        #expect(ready)
+    }
+
+    @Test func anSQLiteFileWithAZeroedPageRefusesToStart() async throws {
+        let directory = TemporaryDirectory()
+        let host = try TestGatehouse(directory: directory)
+        for index in 0..<200 { try await host.addClient("client-\(index)") }
+        host.stop()
+        let path = directory.path + "/data/gatehouse.sqlite3"
+        // Move everything from the WAL into the file, then zero page 2 (the root of the clients table): the
+        // kind of damage a torn write or a bad block leaves.
+        _ = try runCommand("/usr/bin/python3", ["-c", "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')", path])
+        var info = stat()
+        #expect(stat(path, &info) == 0 && info.st_size > 8 * 4096, "the clients are not in the main file")
+        let fd = open(path, O_WRONLY)
+        #expect(fd >= 0)
+        let zeros = [UInt8](repeating: 0, count: 4096)
+        #expect(pwrite(fd, zeros, zeros.count, 1 * 4096) == zeros.count)
+        close(fd)
+        do {
+            try host.restart()
+            Issue.record("started on a damaged database; ready: \(try host.request("GET", "/api/v1/status/ready").status)")
+            host.stop()
+        } catch {
+            let message = "\(error)"
+            #expect(message.contains("quick_check") && message.contains("restore it from a backup"), "\(message)")
+        }
+    }
+}
