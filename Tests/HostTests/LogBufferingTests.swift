@@ -10,7 +10,7 @@ import Testing
     /// A FIFO whose reader is open but never reads until the test drains it.
     final class StalledReader {
         let path: String
-        let fd: Int32
+        private(set) var fd: Int32
 
         init(in directory: TemporaryDirectory) throws {
             path = directory.path + "/stderr.fifo"
@@ -31,7 +31,14 @@ import Testing
             return String(decoding: text, as: UTF8.self)
         }
 
-        deinit { close(fd) }
+        /// The reader goes away: writers get EPIPE instead of waiting (a host that blocks on its log could
+        /// not even shut down otherwise).
+        func closeReader() {
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
+
+        deinit { closeReader() }
     }
 
     @Test func aSinkWhoseOutputIsStuckDropsAndCountsInsteadOfBlocking() throws {
@@ -65,7 +72,10 @@ import Testing
         let directory = TemporaryDirectory()
         let reader = try StalledReader(in: directory)
         let served = try ServedGatehouse(directory: directory, stderrPath: reader.path)
-        defer { served.stop() }
+        defer {
+            reader.closeReader()
+            served.stop()
+        }
         let client = try served.addClient(name: "prom")
         // The access log writes a line per request (~450 bytes with this path): 60 batches of 250 make far
         // more than the pipe (64 KiB) and the host's log buffer (4 MiB) hold once the reader stops.
