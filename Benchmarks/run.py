@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Gatehouse HTTP benchmarks against the nginx ceiling, measured in the same run (Benchmarks/README.md).
 
-Usage: Benchmarks/run [--duration 10] [--runs 3] [--connections 32] [--stores sqlite,file] [--million]
+Usage: Benchmarks/run [--duration 10] [--runs 3] [--connections 32] [--stores sqlite,file] [--million] [--only logging]
 """
 import argparse
 import base64
@@ -128,9 +128,11 @@ class Gatehouse:
         os.makedirs(directory, exist_ok=True)
         self.configure(store, store_config or {})
 
-    def configure(self, store, store_config):
-        config = {"access_log": False, "log_level": "warning",
-                  "plugins": {"store": {"command": f"gatehouse-{store}-store", "config": store_config}}}
+    def configure(self, store, store_config, default_logging=False):
+        """Logs off (warnings only, no access log) unless `default_logging`: then the zero-config default, info
+        level and the access log, with stderr going to serve.log like a service manager's file."""
+        config = {} if default_logging else {"access_log": False, "log_level": "warning"}
+        config["plugins"] = {"store": {"command": f"gatehouse-{store}-store", "config": store_config}}
         with open(os.path.join(self.directory, "gatehouse.json"), "w") as f:
             json.dump(config, f)
         self.base = ["--config", os.path.join(self.directory, "gatehouse.json"), "--data", os.path.join(self.directory, "data")]
@@ -236,6 +238,29 @@ def token_script(directory, client_id, secret, name):
     return path
 
 
+def measure_logging(args, directory, store="sqlite"):
+    """Token issuance with logs off and with the default logging, runs alternating so that drift on a shared
+    machine falls on both alike. Goal (issue 13): logging costs under 10% of issuance."""
+    gh = Gatehouse(os.path.join(directory, f"{store}-logging"), store)
+    gh.start()
+    client_id, secret = gh.client("bench")
+    gh.stop()
+    script = token_script(directory, client_id, secret, f"{store}-logging")
+    runs = {False: [], True: []}
+    for _ in range(args.runs):
+        for default_logging in (False, True):
+            gh.configure(store, {}, default_logging=default_logging)
+            gh.start()
+            url = gh.url + "/api/v1/oauth/token"
+            wrk(url, 1, args.connections, script=script)  # warm-up
+            runs[default_logging].append(wrk(url, args.duration, args.connections, script=script))
+            gh.stop()
+    off = summarize(f"{store}: token issuance, logs off", runs[False])
+    on = summarize(f"{store}: token issuance, default logging (info, access log, stderr to a file)", runs[True])
+    cost = f"{(1 - on['rate'] / off['rate']) * 100:.1f}% of issuance" if off["rate"] else "n/a"
+    return [off, on], {f"{store}: cost of default logging": cost}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
@@ -243,11 +268,21 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--stores", default="sqlite,file")
     parser.add_argument("--million", action="store_true", help="also measure issuance with 1,000,000 clients in sqlite-store")
+    parser.add_argument("--only", choices=["logging"], help="run one part only: logging = issuance with logs off vs default logging")
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} not found: run scripts/bootstrap --bench")
     directory = tempfile.mkdtemp(prefix="gatehouse-bench-")
+    if args.only == "logging":
+        rows, notes = measure_logging(args, directory)
+        print(f"\nGatehouse logging cost: wrk -t2 -c{args.connections}, {args.duration} s x {args.runs} runs, alternating; medians.")
+        for r in rows:
+            print(f"{r['label']:<78}{r['rate']:>10.0f} req/s{r['p99_ms']:>9.2f} ms p99  {r['runs']}")
+        for key, value in notes.items():
+            print(f"{key:<78}{value:>10}")
+        shutil.rmtree(directory, ignore_errors=True)
+        return
     results = []
     # A body the size of a token response, so the ceiling is an exchange of the same size.
     body = json.dumps({"access_token": "x" * 560, "token_type": "Bearer", "expires_in": 3600, "scope": "metrics"})
@@ -292,6 +327,10 @@ def main():
                 results.append(measure(f"sqlite: token issuance, 1,000,000 clients{label}", args,
                                        gh.url + "/api/v1/oauth/token", script=good))
                 gh.stop()
+    if "sqlite" in args.stores.split(","):
+        rows, notes = measure_logging(args, directory)
+        results += rows
+        extras.update(notes)
     if Glewlwyd.available():
         peer = Glewlwyd(os.path.join(directory, "glewlwyd"))
         try:
