@@ -69,8 +69,11 @@ struct InProcessAuth {
         let codec = TokenCodecSource(codec: TokenCodec(keys: ring, issuer: "http://gatehouse.test", audience: "gatehouse"),
                                      directory: keys.path, logger: logger)
         directory = ClientDirectory(store: store, cacheHits: metrics.credentialCacheHits)
-        let limiter = FailureRateLimiter(perClient: .init(burst: 10, refillPerSecond: 1), perAddress: .init(burst: 30, refillPerSecond: 3))
-        authenticator = ClientAuthenticator(directory: directory, limiter: limiter, metrics: metrics, logger: logger)
+        let defaults = HostConfig()
+        let limiter = FailureRateLimiter(perAddress: defaults.rateLimits.perAddress, perClientAddress: defaults.rateLimits.perClient,
+                                         perClient: defaults.rateLimits.perClientTotal)
+        authenticator = ClientAuthenticator(directory: directory, limiter: limiter, trustedProxies: defaults.trustedProxies,
+                                            metrics: metrics, logger: logger)
         tokens = TokenEndpoint(codec: codec, authenticator: authenticator, policy: policy,
                                settings: .init(defaultLifetime: 3600, maxLifetime: 86400), metrics: metrics, logger: logger)
         bearer = BearerAuthenticator(validator: TokenValidator(codec: codec, directory: directory, revocations: RevocationList()),
