@@ -31,7 +31,7 @@ final class ChangeListener: @unchecked Sendable {
     init(target: ConnectionTarget, announce: @escaping @Sendable ([String]) -> Void) throws {
         self.target = target
         self.announce = announce
-        let connection = try PostgresConnection(target)
+        let connection = try PostgresConnection(target, role: "listener")
         try connection.execute("LISTEN \(Self.channel)")
         last = try connection.query("SELECT coalesce(max(seq), 0) FROM gatehouse_changes").int(0, 0) ?? 0
         self.connection = connection
@@ -89,7 +89,7 @@ final class ChangeListener: @unchecked Sendable {
 
     private func reconnect() {
         do {
-            let fresh = try PostgresConnection(target)
+            let fresh = try PostgresConnection(target, role: "listener")
             try fresh.execute("LISTEN \(Self.channel)")
             // Changes purged while we were away cannot be named: say "everything" instead.
             let oldest = try fresh.query("SELECT min(seq) FROM gatehouse_changes").int(0, 0)

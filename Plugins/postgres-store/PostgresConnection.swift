@@ -16,11 +16,12 @@ final class PostgresConnection: @unchecked Sendable {
     private var prepared: [String: String] = [:]
 
     /// Connects, or throws an error that says why (wrong URL, refused, missing database, authentication).
-    init(_ target: ConnectionTarget) throws(RPCError) {
+    /// - Parameter role: shown as `application_name` in `pg_stat_activity`, so an operator can tell them apart.
+    init(_ target: ConnectionTarget, role: String = "pool") throws(RPCError) {
         self.target = target
         // Our defaults come first, the deployer's URL last (`expand_dbname`): anything the URL sets wins.
         let settings: [(String, String)] = [
-            ("connect_timeout", "5"), ("application_name", "gatehouse-postgres-store"),
+            ("connect_timeout", "5"), ("application_name", "gatehouse-postgres-store-\(role)"),
             // A server that vanished without closing the socket is noticed in seconds, not at TCP's default hours.
             ("keepalives_idle", "10"), ("keepalives_interval", "5"), ("keepalives_count", "3"),
             ("dbname", target.conninfo),

@@ -91,6 +91,9 @@ public final class Gatehouse: Sendable {
         invalidations.subscribe { ids in
             directory.invalidate(ids)
             bearer.invalidate()
+            // A store that hears of other hosts' changes (postgres-store's NOTIFY) also announces their
+            // revocations this way: pull them now rather than at the next one-second sync.
+            revocations.sync(from: storeEndpoint)
         }
         // A store process that went down or came back may have missed changes it would have announced.
         store.observeStateChanges { invalidations.invalidate([]) }
