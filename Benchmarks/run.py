@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Gatehouse HTTP benchmarks against the nginx ceiling, measured in the same run (Benchmarks/README.md).
 
-Usage: Benchmarks/run [--duration 10] [--runs 3] [--connections 32] [--stores sqlite,file] [--million] [--only logging]
+Usage: Benchmarks/run [--duration 10] [--runs 3] [--connections 32] [--stores sqlite,file] [--million] [--signing] [--only logging|signing]
 """
 import argparse
 import base64
@@ -123,9 +123,10 @@ def bulk_load(database, count):
 
 
 class Gatehouse:
-    def __init__(self, directory, store, store_config=None):
+    def __init__(self, directory, store, store_config=None, token=None):
         self.directory, self.port = directory, free_port()
         os.makedirs(directory, exist_ok=True)
+        self.token = token
         self.configure(store, store_config or {})
 
     def configure(self, store, store_config, default_logging=False):
@@ -133,6 +134,8 @@ class Gatehouse:
         level and the access log, with stderr going to serve.log like a service manager's file."""
         config = {} if default_logging else {"access_log": False, "log_level": "warning"}
         config["plugins"] = {"store": {"command": f"gatehouse-{store}-store", "config": store_config}}
+        if self.token:
+            config["token"] = self.token
         with open(os.path.join(self.directory, "gatehouse.json"), "w") as f:
             json.dump(config, f)
         self.base = ["--config", os.path.join(self.directory, "gatehouse.json"), "--data", os.path.join(self.directory, "data")]
@@ -261,6 +264,41 @@ def measure_logging(args, directory, store="sqlite"):
     return [off, on], {f"{store}: cost of default logging": cost}
 
 
+ALGORITHMS = ("HS256", "RS256", "ES256", "EdDSA")
+SPEED_NAMES = {"RS256": "rsa2048", "ES256": "ecdsap256", "EdDSA": "ed25519"}
+
+
+def openssl_speed(seconds, alg):
+    """libcrypto's raw signing rate for `alg` on every core (`openssl speed -multi`), measured in the same run:
+    the ceiling for asymmetric issuance, since each token costs one signature."""
+    command = ["openssl", "speed", "-seconds", str(seconds), "-multi", str(os.cpu_count()), SPEED_NAMES[alg]]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    patterns = {"RS256": r"rsa\s+2048 bits\s+\S+\s+\S+\s+([\d.]+)",
+                "ES256": r"256 bits ecdsa \(nistp256\)\s+\S+\s+\S+\s+([\d.]+)",
+                "EdDSA": r"EdDSA \(Ed25519\)\s+\S+\s+\S+\s+([\d.]+)"}
+    match = re.search(patterns[alg], output)
+    return float(match.group(1)) if match else None
+
+
+def measure_signing(args, directory, results, extras):
+    """Token issuance per signing algorithm (token.signing_algorithm), each asymmetric one beside the raw
+    libcrypto signing rate of the same cores, measured just before it."""
+    for alg in ALGORITHMS:
+        gh = Gatehouse(os.path.join(directory, f"signing-{alg}"), "sqlite", token={"signing_algorithm": alg})
+        gh.start()
+        try:
+            client_id, secret = gh.client("bench")
+            raw = openssl_speed(args.duration, alg) if alg in SPEED_NAMES else None
+            result = measure(f"sqlite: token issuance, {alg}", args, gh.url + "/api/v1/oauth/token",
+                             script=token_script(directory, client_id, secret, f"signing-{alg}"))
+            results.append(result)
+            if raw:
+                extras[f"{alg}: openssl speed {SPEED_NAMES[alg]} sign/s ({os.cpu_count()} cores)"] = f"{raw:.0f}"
+                extras[f"{alg}: issuance / raw signing rate"] = f"{result['rate'] / raw:.2f}"
+        finally:
+            gh.stop()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
@@ -268,7 +306,10 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--stores", default="sqlite,file")
     parser.add_argument("--million", action="store_true", help="also measure issuance with 1,000,000 clients in sqlite-store")
-    parser.add_argument("--only", choices=["logging"], help="run one part only: logging = issuance with logs off vs default logging")
+    parser.add_argument("--signing", action="store_true", help="also measure issuance per signing algorithm beside openssl speed")
+    parser.add_argument("--only", choices=["logging", "signing"],
+                        help="run one part only: logging = issuance with logs off vs default logging; "
+                             "signing = the nginx ceiling and issuance per signing algorithm")
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
@@ -290,7 +331,9 @@ def main():
     # drifts during a run, and a ceiling from one end of the run would flatter or wrong the other end.
     ceiling_before = measure_ceiling(args, directory, body)
     extras = {}
-    for store in args.stores.split(","):
+    if args.signing or args.only == "signing":
+        measure_signing(args, directory, results, extras)
+    for store in ([] if args.only == "signing" else args.stores.split(",")):
         gh = Gatehouse(os.path.join(directory, store), store)
         gh.start()
         client_id, secret = gh.client("bench")
@@ -331,7 +374,9 @@ def main():
         rows, notes = measure_logging(args, directory)
         results += rows
         extras.update(notes)
-    if Glewlwyd.available():
+    if args.only == "signing":
+        pass
+    elif Glewlwyd.available():
         peer = Glewlwyd(os.path.join(directory, "glewlwyd"))
         try:
             results.append(measure("peer: Glewlwyd 2.x token issuance (Debian package)", args, peer.url + "/api/glwd/token",
