@@ -19,8 +19,9 @@ let package = Package(
         .target(name: "PluginProtocol"),
         // The host: HTTP server, OAuth endpoints, tokens, auth, metrics and the plugin supervisor.
         .target(name: "Host", dependencies: ["PluginProtocol", "CryptoPrimitives", "JOSE", "SystemShims"]),
-        // SHA-256, HMAC, base64, constant-time comparison and the CSPRNG: shared by the host and the stores.
-        .target(name: "CryptoPrimitives", dependencies: ["SystemShims"]),
+        // SHA-256, HMAC (hashed by libcrypto), base64, constant-time comparison and the CSPRNG: shared by the
+        // host and the stores.
+        .target(name: "CryptoPrimitives", dependencies: ["SystemShims", "CLibCrypto"]),
         // RS256, ES256 and EdDSA keys and signatures for access tokens, over OpenSSL's libcrypto.
         .target(name: "JOSE", dependencies: ["CLibCrypto", "CryptoPrimitives"]),
         .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto", pkgConfig: "libcrypto",

@@ -5,6 +5,21 @@ import Testing
 /// SHA-256, HMAC-SHA256 and base64url against Python's `hashlib`, `hmac` and `base64` on random inputs of
 /// every length around the block boundaries.
 @Suite struct CryptoDifferentialTests {
+    /// HMAC through libcrypto (what `HMACKey` uses) against the Swift `SHA256` one, for keys and messages of
+    /// every length around the block boundaries: two independent implementations must agree.
+    @Test func libcryptoHMACMatchesTheSwiftOne() {
+        var rng = SystemRandomNumberGenerator()
+        for keyLength in [0, 1, 31, 32, 63, 64, 65, 131] {
+            let key = (0..<keyLength).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let mac = HMACKey(key: key)
+            for length in Array(0...140) + [1000, 4097] {
+                let message = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                let software = message.withUnsafeBytes { mac.softwareAuthenticationCode(for: $0) }
+                #expect(mac.authenticationCode(for: message) == software, "key \(keyLength), message \(length)")
+            }
+        }
+    }
+
     /// The partial-block path: the same message fed in random pieces must hash as it does in one piece.
     @Test func hashingInPiecesMatchesHashingAtOnce() {
         var rng = SystemRandomNumberGenerator()
