@@ -24,13 +24,13 @@ enum KeysCommand {
             arguments = parsed
             config = loaded
         }
-        var algorithm = config.signingAlgorithm
+        var chosen: SignatureAlgorithm?
         if let name = arguments.value("algorithm") {
-            guard let chosen = SignatureAlgorithm(rawValue: name) else {
+            guard let algorithm = SignatureAlgorithm(rawValue: name) else {
                 CommandLineTool.printError("--algorithm must be RS256, ES256, EdDSA or HS256")
                 return .usage
             }
-            algorithm = chosen
+            chosen = algorithm
         }
         let now = Int64(time(nil))
         let policy = config.keyPolicy
@@ -39,9 +39,14 @@ enum KeysCommand {
                 throw SigningKeyRing.Failure(description: "cannot create \(config.dataDirectory): \(String(cString: strerror(errno)))")
             }
             var outcome: SigningKeyRing.RotationOutcome?
+            var algorithm = chosen ?? config.signingAlgorithm
             let ring = try SigningKeyFile.update(directory: config.dataDirectory, now: now, algorithm: algorithm) {
                 ring throws(SigningKeyRing.Failure) in
                 guard action == "rotate" else { return nil }
+                // Without --algorithm the ring keeps its algorithm (or the switch already scheduled), whatever
+                // config this command was given: a plain rotation never changes what resource servers verify.
+                let pending = ring.keys.first { $0.activateAt != nil && ring.state(of: $0) == .published }
+                algorithm = chosen ?? pending?.algorithm ?? ring.current.algorithm
                 let (rotated, result) = try ring.rotated(to: algorithm, now: now, policy: policy)
                 outcome = result
                 return rotated
