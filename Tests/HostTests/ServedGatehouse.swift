@@ -13,12 +13,15 @@ final class ServedGatehouse {
 
     private let configPath: String?
     private let stderrPath: String?
+    /// The issuer the host runs with; hosts sharing a store share one.
+    private let issuer: String?
 
     /// - Parameter config: the JSON of a config file to serve with, if any.
     /// - Parameter stderrPath: where the host's stderr goes (a FIFO, say) instead of `log`'s file.
     init(directory: TemporaryDirectory = TemporaryDirectory(), port: UInt16? = nil, config: String? = nil,
-         stderrPath: String? = nil) throws
+         stderrPath: String? = nil, issuer: String? = nil) throws
     {
+        self.issuer = issuer
         self.directory = directory
         self.port = try port ?? Self.freePort()
         self.stderrPath = stderrPath
@@ -40,7 +43,7 @@ final class ServedGatehouse {
         process.executableURL = URL(fileURLWithPath: PluginTestSupport.executable("gatehouse"))
         process.arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--data", directory.path + "/data"]
             + (configPath.map { ["--config", $0] } ?? [])
-        process.environment = ProcessInfo.processInfo.environment.merging(["GATEHOUSE_ISSUER": "http://127.0.0.1:\(port)"]) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(["GATEHOUSE_ISSUER": issuer ?? "http://127.0.0.1:\(port)"]) { $1 }
         if let stderrPath {
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
         } else {
