@@ -58,12 +58,13 @@ public final class BufferedLogSink: LogSink {
 
     public var droppedLines: UInt64 { state.withLock { $0.droppedTotal } }
 
-    /// Waits until everything buffered so far is written, or `timeout` passes (the output may be stuck).
+    /// Waits until everything buffered so far (and the report of lines dropped) is written, or `timeout`
+    /// passes (the output may be stuck).
     /// Returns whether the buffer drained.
     @discardableResult
     public func flush(timeout: Duration) -> Bool {
         let deadline = MonotonicTime.now() + timeout
-        while state.withLock({ !$0.pending.isEmpty || $0.writing }) {
+        while state.withLock({ !$0.pending.isEmpty || $0.writing || $0.unreported > 0 }) {
             guard MonotonicTime.now() < deadline else { return false }
             usleep(1000)
         }

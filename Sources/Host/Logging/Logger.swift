@@ -78,19 +78,34 @@ public struct Logger: Sendable {
     }
 
     /// RFC 3339 UTC with milliseconds, e.g. `2026-11-29T20:37:21.123Z`.
-    static func timestamp() -> String {
+    ///
+    /// Written digit by digit into one 24-byte buffer: this runs for every record on the threads that serve
+    /// requests, and building it from padded `String`s cost most of a microsecond.
+    public static func timestamp() -> String {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         var seconds = spec.tv_sec
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        var text = [UInt8](repeating: 0, count: 24)
+        func put(_ value: Int32, at offset: Int, width: Int) {
+            var rest = max(0, value)
+            for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                text[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
         }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
-            + "\(pad(Int32(spec.tv_nsec / 1_000_000), 3))Z"
+        put(parts.tm_year + 1900, at: 0, width: 4)
+        put(parts.tm_mon + 1, at: 5, width: 2)
+        put(parts.tm_mday, at: 8, width: 2)
+        put(parts.tm_hour, at: 11, width: 2)
+        put(parts.tm_min, at: 14, width: 2)
+        put(parts.tm_sec, at: 17, width: 2)
+        put(Int32(spec.tv_nsec / 1_000_000), at: 20, width: 3)
+        for (offset, byte) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (23, "Z")] as [(Int, Unicode.Scalar)] {
+            text[offset] = UInt8(ascii: byte)
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }
 
