@@ -127,4 +127,14 @@ import Testing
             #expect(run.output.trimmingCharacters(in: .newlines) == output.joined(separator: "\n"), "\(command):\n\(run.output)")
         }
     }
+
+    /// prometheus.md's production `prometheus.yml` is valid Prometheus configuration.
+    @Test func thePrometheusProductionConfigPassesPromtool() throws {
+        let promtool = try #require(AlertRulesTests.promtool, "promtool not found (Debian package prometheus)")
+        let directory = TemporaryDirectory()
+        try DocPage.block("Docs/prometheus.md", "yaml", containing: "client_secret_file: /etc/prometheus/gatehouse-secret")
+            .write(toFile: directory.path + "/prometheus.yml", atomically: true, encoding: .utf8)
+        let check = try shell("'\(promtool)' check config prometheus.yml", in: directory.path)
+        #expect(check.status == 0 && check.output.contains("SUCCESS"), "\(check.output)")
+    }
 }

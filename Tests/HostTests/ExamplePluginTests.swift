@@ -72,4 +72,17 @@ import Testing
         #expect(try await authorize("/api/v1/metrics"))
         #expect(try await !authorize("/api/v1/other"))
     }
+
+    /// writing-a-policy-plugin.md §1: the host config that runs the example, with the example's real path for
+    /// /opt/gatehouse: the host starts it and its rules decide (loopback is one of the allowed networks).
+    @Test func theDocumentedPolicyPluginConfigServes() throws {
+        let config = try DocPage.block("Docs/writing-a-policy-plugin.md", "json", containing: "network_policy.py")
+            .replacingOccurrences(of: "/opt/gatehouse/network_policy.py", with: PluginTestSupport.packageRoot + "/Docs/examples/python-policy/network_policy.py")
+        let gatehouse = try ServedGatehouse(config: config)
+        defer { gatehouse.stop() }
+        let client = try gatehouse.addClient(name: "prometheus")
+        let token = try gatehouse.token(client)
+        #expect(try gatehouse.get("/api/v1/metrics", headers: [("Authorization", "Bearer \(token)")]).status == 200)
+        #expect(gatehouse.log.contains("network-policy"), "the policy plugin is not the example: \(gatehouse.log.suffix(1500))")
+    }
 }
