@@ -44,6 +44,7 @@ struct FileStoreDocument {
                 do {
                     client = try Self.client(entry)
                     try ClientValidation.validate(client.record)
+                    try ClientValidation.validate(keys: client.record.publicKeys)
                 } catch let error as JSONShapeError {
                     throw JSONShapeError("clients[\(index)]: \(error.message)")
                 } catch let error as RPCError {

@@ -34,6 +34,9 @@ enum SQLiteSchema {
             """),
         // Clients created before this keep a null instance; their tokens carry none and stay valid.
         ("add the client instance", "ALTER TABLE clients ADD COLUMN instance TEXT"),
+        // The JSON array of `PublicKeyInfo` (public JWK members only), NULL for a client with a secret. Keys
+        // are read with the client on every assertion, so they live on its row, not in a joined table.
+        ("public keys of secretless clients", "ALTER TABLE clients ADD COLUMN public_keys TEXT"),
     ]
 
     /// Brings the database up to the latest version, one transaction per migration.

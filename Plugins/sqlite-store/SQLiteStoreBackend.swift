@@ -40,7 +40,7 @@ final class SQLiteStoreBackend: StoreBackend {
         try Self.checkIntegrity(db, path: path)
         try SQLiteSchema.migrate(db)
         let names = ["id", "name", "role", "allowed_scopes", "default_scopes", "token_lifetime", "enabled", "created_at", "updated_at",
-                     "last_used_at", "not_before", "instance"]
+                     "last_used_at", "not_before", "instance", "public_keys"]
         let columns = names.joined(separator: ", ")
         selectClient = try db.prepare("SELECT \(columns) FROM clients WHERE id = ?1")
         // The authentication path: client and secrets in one statement, so one read transaction (one round
@@ -58,11 +58,11 @@ final class SQLiteStoreBackend: StoreBackend {
             ORDER BY s.created_at, s.rowid
             """)
         selectSecrets = try db.prepare("SELECT verifier, created_at, expires_at FROM secrets WHERE client_id = ?1 ORDER BY created_at, rowid")
-        insertClient = try db.prepare("INSERT INTO clients (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
+        insertClient = try db.prepare("INSERT INTO clients (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")
         updateClient = try db.prepare("""
             UPDATE clients SET name = ?2, role = ?3, allowed_scopes = ?4, default_scopes = ?5, token_lifetime = ?6,
             enabled = ?7, created_at = ?8, updated_at = ?9, last_used_at = ?10, not_before = ?11,
-            instance = ?12 WHERE id = ?1
+            instance = ?12, public_keys = ?13 WHERE id = ?1
             """)
         deleteSecrets = try db.prepare("DELETE FROM secrets WHERE client_id = ?1")
         insertSecret = try db.prepare("INSERT INTO secrets (client_id, verifier, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")
@@ -212,8 +212,8 @@ final class SQLiteStoreBackend: StoreBackend {
         var found: StoredClient?
         while try statement.step() {
             if found == nil { found = StoredClient(record: row(statement), secrets: []) }
-            if let verifier = statement.text(12) {
-                found?.secrets.append(StoredSecret(verifier: verifier, createdAt: statement.int(13) ?? 0, expiresAt: statement.int(14)))
+            if let verifier = statement.text(13) {
+                found?.secrets.append(StoredSecret(verifier: verifier, createdAt: statement.int(14) ?? 0, expiresAt: statement.int(15)))
             }
         }
         return found
@@ -227,7 +227,14 @@ final class SQLiteStoreBackend: StoreBackend {
             tokenLifetime: statement.int(5), enabled: statement.int(6) == 1,
             createdAt: statement.int(7) ?? 0, updatedAt: statement.int(8) ?? 0,
             lastUsedAt: max(statement.int(9) ?? 0, pendingUses[statement.text(0) ?? ""] ?? 0).nonZero,
-            notBefore: statement.int(10), instance: statement.text(11))
+            notBefore: statement.int(10), instance: statement.text(11), publicKeys: Self.keys(statement.text(12)))
+    }
+
+    /// Keys as the store wrote them; a column that no longer parses yields no keys, which fails closed (the
+    /// client cannot authenticate) instead of failing every read of the client.
+    private static func keys(_ text: String?) -> [PublicKeyInfo] {
+        guard let text, let array = (try? JSONParser.parse(text))?.arrayValue else { return [] }
+        return array.compactMap { try? PublicKeyInfo(json: $0) }
     }
 
     private func secrets(of id: String) throws -> [StoredSecret] {
@@ -245,7 +252,8 @@ final class SQLiteStoreBackend: StoreBackend {
                        .text(record.allowedScopes.joined(separator: " ")), .text(record.defaultScopes.joined(separator: " ")),
                        .optional(record.tokenLifetime), .integer(record.enabled ? 1 : 0), .integer(record.createdAt),
                        .integer(record.updatedAt), .optional(record.lastUsedAt), .optional(record.notBefore),
-                       record.instance.map { .text($0) } ?? .null)
+                       record.instance.map { .text($0) } ?? .null,
+                       record.publicKeys.isEmpty ? .null : .text(JSONWriter.string(.array(record.publicKeys.map(\.json)))))
     }
 
     private func writeSecrets(_ client: StoredClient) throws {

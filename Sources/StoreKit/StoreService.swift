@@ -67,6 +67,15 @@ public final class StoreService {
             defer { announce(params.clientID) }
             return ClientResult(client: try rotateSecret(params))
         }
+        server.register(ClientKeys.addPublicKey) { [self] params in
+            defer { announce(params.clientID) }
+            return ClientResult(client: try addPublicKey(params))
+        }
+        // Announced before the answer like every change: a removed key stops working at once.
+        server.register(ClientKeys.removePublicKey) { [self] params in
+            defer { announce(params.clientID) }
+            return ClientResult(client: try removePublicKey(params))
+        }
         server.register(ClientStore.setNotBefore) { [self] params in
             defer { announce(params.clientID) }
             return ClientResult(client: try modify(params.clientID) { $0.record.notBefore = params.notBefore })
@@ -123,14 +132,21 @@ public final class StoreService {
         // and created again under the same id name the old instance and stay void.
         record.instance = try random { try SecureRandom.token(byteCount: 12) }
         try ClientValidation.validate(record)
-        try ClientValidation.checkSecret(params.secret)
+        try ClientValidation.validate(keys: record.publicKeys)
         let time = now()
+        // A client with keys has no secret: what it proves itself with lives only on its own machine.
+        var secrets: [StoredSecret] = []
+        if let secret = params.secret {
+            guard record.publicKeys.isEmpty else { throw RPCError(.invalidParams, "a client has a secret or public keys, not both") }
+            try ClientValidation.checkSecret(secret)
+            secrets = [StoredSecret(verifier: try makeVerifier(secret), createdAt: time, expiresAt: nil)]
+        }
         record.createdAt = time
         record.updatedAt = time
         record.lastUsedAt = nil
         record.secrets = []
-        let stored = StoredClient(record: record, secrets: [StoredSecret(verifier: try makeVerifier(params.secret),
-                                                                         createdAt: time, expiresAt: nil)])
+        for index in record.publicKeys.indices { record.publicKeys[index].createdAt = time }
+        let stored = StoredClient(record: record, secrets: secrets)
         try backend.insert(stored)
         return stored.publicRecord
     }
@@ -171,11 +187,43 @@ public final class StoreService {
         return ListClientsResult(clients: Array(clients), nextCursor: next)
     }
 
+    /// Adds a key beside those there are, so a rotation has an overlap: the old key keeps working until it
+    /// is removed.
+    public func addPublicKey(_ params: AddPublicKeyParams) throws -> ClientRecord {
+        let time = now()
+        return try modify(params.clientID) { stored in
+            guard stored.secrets.isEmpty else { throw RPCError(.invalidParams, "client '\(params.clientID)' uses a secret, not keys") }
+            var key = params.key
+            key.createdAt = time
+            try ClientValidation.validate(keys: stored.record.publicKeys + [key])
+            stored.record.publicKeys.append(key)
+            stored.record.updatedAt = time
+        }
+    }
+
+    /// Removes a key; the last one cannot go (the client would have no way to authenticate: delete it).
+    public func removePublicKey(_ params: RemovePublicKeyParams) throws -> ClientRecord {
+        let time = now()
+        return try modify(params.clientID) { stored in
+            guard stored.record.publicKeys.contains(where: { $0.keyID == params.keyID }) else {
+                throw RPCError(.invalidParams, "client '\(params.clientID)' has no key '\(params.keyID.prefix(128))'")
+            }
+            guard stored.record.publicKeys.count > 1 else {
+                throw RPCError(.invalidParams, "'\(params.keyID.prefix(128))' is the client's only key: add its successor first")
+            }
+            stored.record.publicKeys.removeAll { $0.keyID == params.keyID }
+            stored.record.updatedAt = time
+        }
+    }
+
     public func rotateSecret(_ params: RotateSecretParams) throws -> ClientRecord {
         try ClientValidation.checkSecret(params.secret)
         let verifier = try makeVerifier(params.secret)
         let time = now()
         return try modify(params.clientID) { stored in
+            guard stored.record.publicKeys.isEmpty else {
+                throw RPCError(.invalidParams, "client '\(params.clientID)' uses public keys, not a secret")
+            }
             let graceEnd = time + params.graceSeconds
             var secrets = stored.secrets.filter { $0.isActive(at: time) }.map { secret -> StoredSecret in
                 var secret = secret

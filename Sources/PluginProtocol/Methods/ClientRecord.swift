@@ -24,10 +24,14 @@ public struct ClientRecord: JSONCodable, Equatable {
     /// again under the same id is a different instance, and the tokens of the first one stay void (the host
     /// puts it in every token as `client_instance`). Nil for clients of stores that do not keep it.
     public var instance: String?
+    /// Public keys for `private_key_jwt` and the JWT-bearer grant (`ClientKeys`); omitted from JSON when
+    /// empty, so stores that do not keep keys see the records they always saw.
+    public var publicKeys: [PublicKeyInfo]
 
     public init(id: String, name: String, role: String, allowedScopes: [String], defaultScopes: [String],
                 tokenLifetime: Int64?, enabled: Bool, createdAt: Int64, updatedAt: Int64, lastUsedAt: Int64? = nil,
-                notBefore: Int64? = nil, secrets: [SecretInfo] = [], instance: String? = nil)
+                notBefore: Int64? = nil, secrets: [SecretInfo] = [], instance: String? = nil,
+                publicKeys: [PublicKeyInfo] = [])
     {
         self.id = id
         self.name = name
@@ -42,7 +46,11 @@ public struct ClientRecord: JSONCodable, Equatable {
         self.notBefore = notBefore
         self.secrets = secrets
         self.instance = instance
+        self.publicKeys = publicKeys
     }
+
+    /// How the client proves who it is: keys win, since a client registered with keys has no secret.
+    public var authenticationMethod: String { publicKeys.isEmpty ? "client_secret" : "private_key_jwt" }
 
     public init(json: JSONValue) throws(JSONShapeError) {
         let reader = try JSONObjectReader(json, what: "client")
@@ -65,6 +73,9 @@ public struct ClientRecord: JSONCodable, Equatable {
         } else {
             secrets = []
         }
+        var keys: [PublicKeyInfo] = []
+        for element in reader.members["publicKeys"]?.arrayValue ?? [] { keys.append(try PublicKeyInfo(json: element)) }
+        publicKeys = keys
     }
 
     public var json: JSONValue {
@@ -79,6 +90,7 @@ public struct ClientRecord: JSONCodable, Equatable {
         if let lastUsedAt { members["lastUsedAt"] = .int(lastUsedAt) }
         if let notBefore { members["notBefore"] = .int(notBefore) }
         if let instance { members["instance"] = .string(instance) }
+        if !publicKeys.isEmpty { members["publicKeys"] = .array(publicKeys.map(\.json)) }
         return .object(members)
     }
 }
