@@ -86,6 +86,7 @@ public final class Gatehouse: Sendable {
         let limiter = FailureRateLimiter(perAddress: config.rateLimits.perAddress, perClientAddress: config.rateLimits.perClient,
                                          perClient: config.rateLimits.perClientTotal)
         let authenticator = ClientAuthenticator(directory: directory, limiter: limiter, trustedProxies: config.trustedProxies,
+                                                assertions: AssertionVerifier(settings: config.assertionSettings),
                                                 metrics: metrics, logger: logger)
         reloadTargets = ReloadTargets(config: config, limiter: limiter, reloadSigningKeys: { codec.reloadIfChanged() })
         invalidations.subscribe { ids in

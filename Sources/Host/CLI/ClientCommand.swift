@@ -5,7 +5,8 @@ import PluginProtocol
 
 /// `gatehouse client …`: manage clients in whichever store the config names.
 enum ClientCommand {
-    private static let valueOptions: Set<String> = ["config", "data", "name", "id", "scope", "default-scope", "role", "ttl", "grace"]
+    private static let valueOptions: Set<String> = ["config", "data", "name", "id", "scope", "default-scope", "role", "ttl", "grace",
+                                                     "public-key", "add-public-key", "remove-key", "key-id"]
     private static let flagOptions: Set<String> = ["json", "secret-stdin"]
 
     static func run(_ raw: [String]) -> CommandLineTool.Exit {
@@ -87,6 +88,7 @@ enum ClientCommand {
         guard !scopes.isEmpty else {
             return .failure(CLIError(.usage, "client add needs --scope \"a b\": a client without scopes can never get a token"))
         }
+        if let path = arguments.value("public-key") { return addWithKey(path, name: name, scopes: scopes, arguments, store, json: json) }
         let lifetime: Int64?
         let secret: String
         do {
@@ -134,6 +136,9 @@ enum ClientCommand {
     }
 
     private static func update(_ id: String, _ arguments: CommandLineArguments, _ store: PluginSession, json: Bool) -> Result<Void, CLIError> {
+        if arguments.value("add-public-key") != nil || arguments.value("remove-key") != nil {
+            return updateKeys(id, arguments, store, json: json)
+        }
         var change = UpdateClientParams(clientID: id)
         if let name = arguments.value("name"), name.trimmingCharacters(in: .whitespaces).isEmpty {
             return .failure(CLIError(.usage, "--name must not be empty"))
@@ -174,7 +179,7 @@ enum ClientCommand {
         }
     }
 
-    private static func words(_ text: String?) -> [String] {
+    static func words(_ text: String?) -> [String] {
         (text ?? "").split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
     }
 

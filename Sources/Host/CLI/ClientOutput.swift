@@ -17,6 +17,12 @@ enum ClientOutput {
                 ["created_at": .int(secret.createdAt), "expires_at": secret.expiresAt.map { .int($0) } ?? .null]
             }),
         ]
+        members["auth_method"] = .string(client.authenticationMethod)
+        if !client.publicKeys.isEmpty {
+            members["public_keys"] = .array(client.publicKeys.map { key in
+                ["kid": .string(key.keyID), "alg": .string(key.algorithm), "created_at": .int(key.createdAt)]
+            })
+        }
         if let secret { members["client_secret"] = .string(secret) }
         return .object(members)
     }
@@ -33,12 +39,16 @@ enum ClientOutput {
             "role:        \(client.role.isEmpty ? "(none)" : client.role)",
             "scopes:      \(scopes(client))",
             "enabled:     \(client.enabled ? "yes" : "no")",
+            "auth method: \(client.publicKeys.isEmpty ? "client secret" : "private_key_jwt (public keys, no secret)")",
             "token ttl:   \(client.tokenLifetime.map { "\($0) s" } ?? "server default")",
             "created:     \(date(client.createdAt))",
             "last used:   \(client.lastUsedAt.map(date) ?? "never")",
         ]
         for (index, secret) in client.secrets.enumerated() {
             lines.append("secret \(index + 1):    created \(date(secret.createdAt))" + (secret.expiresAt.map { ", expires \(date($0))" } ?? ""))
+        }
+        for key in client.publicKeys {
+            lines.append("public key:  \(key.keyID) (\(key.algorithm)), added \(date(key.createdAt))")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -35,6 +35,9 @@ enum CommandUsage {
               --role ROLE            the policy role (scope-rbac: Docs/policy.md)
               --ttl SECONDS          its tokens' lifetime (default: token.default_lifetime_seconds)
               --secret-stdin         read the secret from standard input (not echoed) instead of generating one
+              --public-key FILE      a secretless client: its public key, PEM or JWK (RSA >= 2048, P-256, Ed25519);
+                                     it signs JWT assertions (private_key_jwt, jwt-bearer grant; Docs/secretless-clients.md)
+              --key-id KID           the key's kid (default: the JWK's kid, else its RFC 7638 thumbprint)
               --json                 print the client as JSON (snake_case keys)
             """,
         "list": "usage: gatehouse client list [--json]",
@@ -42,8 +45,11 @@ enum CommandUsage {
         "update": """
             usage: gatehouse client update ID [--name N] [--scope "a b"] [--default-scope "a"] [--role R]
                                               [--ttl SECONDS] [--json]
+                   gatehouse client update ID [--add-public-key FILE [--key-id KID]] [--remove-key KID] [--json]
 
               --ttl 0 returns the client to the server default lifetime.
+              Key rotation: --add-public-key the new key, move the client to it, then --remove-key the old one;
+              both work in between. A removed key stops working at once.
             """,
         "rotate-secret": """
             usage: gatehouse client rotate-secret ID [--grace SECONDS] [--json]

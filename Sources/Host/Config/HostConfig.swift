@@ -26,6 +26,9 @@ public struct HostConfig: Sendable {
     /// Peers whose `X-Forwarded-For` / `Forwarded` name the client's address (reverse proxies): for the failure
     /// limits of the token endpoints and for forward auth, which only they may use.
     public var trustedProxies = [IPNetwork("127.0.0.0/8")!, IPNetwork("::1/128")!]
+    /// `client_assertions.max_lifetime_seconds` and `.clock_skew_seconds` (HostConfig+Assertions.swift).
+    public var assertionMaxLifetime: Int64 = 3600
+    public var assertionClockSkew: Int64 = 30
     public var store: PluginSpec
     public var policy: PluginSpec
 
@@ -159,6 +162,7 @@ public struct HostConfig: Sendable {
         }
         if let limits = try reader.object("http") { http = try HTTPLimits(config: limits) }
         if let limits = try reader.object("rate_limit") { rateLimits = try RateLimits(config: limits) }
+        if let assertions = try reader.object("client_assertions") { try applyAssertions(assertions) }
         if let proxies = try reader.optionalStrings("trusted_proxies") {
             trustedProxies = try proxies.map { text throws(JSONShapeError) in
                 guard let network = IPNetwork(text) else { throw JSONShapeError("trusted_proxies: '\(text)' is not an address or CIDR network") }

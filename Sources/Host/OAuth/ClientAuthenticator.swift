@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import Glibc
 import PluginProtocol
 
 /// Client authentication for every OAuth endpoint (token, revocation, introspection): the failure rate limit,
@@ -26,6 +27,8 @@ struct ClientAuthenticator: Sendable {
     let limiter: FailureRateLimiter
     /// Whose `X-Forwarded-For` / `Forwarded` names the client's address (`ClientAddress`).
     let trustedProxies: [IPNetwork]
+    /// `private_key_jwt` and the JWT-bearer grant.
+    let assertions: AssertionVerifier
     let metrics: GatehouseMetrics
     let logger: Logger
 
@@ -45,6 +48,9 @@ struct ClientAuthenticator: Sendable {
             metrics.rateLimited.increment([scope])
             return completion(.failure(Refusal(.rateLimited(scope: scope, retryAfter: retryAfter), unknownID: credentials.clientID)))
         }
+        if let assertion = credentials.assertion {
+            return authenticate(assertion: assertion, credentials, context: context, completion: completion)
+        }
         directory.authenticate(clientID: credentials.clientID, secret: credentials.secret) { outcome in
             switch outcome {
             case .failure(let error):
@@ -54,11 +60,40 @@ struct ClientAuthenticator: Sendable {
                     limiter.recordSuccess(clientID: credentials.clientID, address: context.remoteAddress)
                     return completion(.success(client))
                 }
-                limiter.recordFailure(clientID: credentials.clientID, address: context.remoteAddress, secret: credentials.secret)
+                limiter.recordFailure(clientID: credentials.clientID, address: context.remoteAddress, secret: credentials.proof)
                 let known = result.failure != AuthenticateResult.Failure.unknownClient.rawValue
                 completion(.failure(Refusal(.invalidClient(reason: result.failure ?? "unknown"),
                                             clientID: known ? credentials.clientID : nil,
                                             unknownID: known ? nil : credentials.clientID)))
+            }
+        }
+    }
+
+    /// A client assertion: the client's record (with its keys) from the directory, then `AssertionVerifier`.
+    /// Every failure counts for the limits like a wrong secret; for the JWT-bearer grant it is
+    /// `invalid_grant` (RFC 7523 §3.1), for client authentication `invalid_client` (§3.2).
+    private func authenticate(assertion: String, _ credentials: ClientCredentials, context: RequestContext,
+                              completion: @escaping @Sendable (Result<ClientRecord, Refusal>) -> Void)
+    {
+        let clientID = credentials.clientID
+        let lookup: (@escaping @Sendable (Result<ClientRecord?, PluginCallError>) -> Void) -> Void = { done in
+            // An id that cannot exist needs no store call; the verifier still does a decoy verification.
+            ClientID.isValid(clientID) ? directory.record(clientID, completion: done) : done(.success(nil))
+        }
+        lookup { outcome in
+            switch outcome {
+            case .failure(let error):
+                completion(.failure(Refusal(.unavailable("store_unavailable"), pluginError: error)))
+            case .success(let record):
+                let reason = assertions.check(assertion, client: record, now: Int64(time(nil)))
+                if reason == nil, let record {  // `check` passes only with a record
+                    limiter.recordSuccess(clientID: clientID, address: context.remoteAddress)
+                    return completion(.success(record))
+                }
+                limiter.recordFailure(clientID: clientID, address: context.remoteAddress, secret: credentials.proof)
+                let error: OAuthError = credentials.method == .jwtBearerGrant ? .invalidGrant(reason: reason ?? "unknown")
+                    : .invalidClient(reason: reason ?? "unknown")
+                completion(.failure(Refusal(error, clientID: record == nil ? nil : clientID, unknownID: record == nil ? clientID : nil)))
             }
         }
     }

@@ -7,11 +7,28 @@ public struct ClientCredentials: Sendable, Equatable {
         case basic = "client_secret_basic"
         /// `client_id` and `client_secret` in the body: what x/oauth2 retries with.
         case post = "client_secret_post"
+        /// A JWT signed with the client's private key (RFC 7523 §2.2, OIDC Core §9).
+        case privateKeyJWT = "private_key_jwt"
+        /// The JWT-bearer authorization grant (RFC 7523 §2.1): the assertion is the grant and the proof.
+        case jwtBearerGrant = "jwt_bearer_grant"
     }
 
     public var clientID: String
+    /// Empty for the assertion methods.
     public var secret: String
     public var method: Method
+    /// The JWT for `privateKeyJWT` and `jwtBearerGrant`.
+    public var assertion: String?
+
+    public init(clientID: String, secret: String, method: Method, assertion: String? = nil) {
+        self.clientID = clientID
+        self.secret = secret
+        self.method = method
+        self.assertion = assertion
+    }
+
+    /// What the failure limits fingerprint: the same secret or assertion sent twice is one attempt.
+    var proof: String { assertion ?? secret }
 
     /// Extracts credentials from the Authorization header and the form parameters.
     ///
@@ -20,6 +37,9 @@ public struct ClientCredentials: Sendable, Equatable {
     /// - A body `client_id` that differs from the Basic one: `invalid_request`.
     public static func extract(authorization: [String], form: [String: String]) -> Result<ClientCredentials, OAuthError> {
         guard authorization.count <= 1 else { return .failure(.invalidRequest("more than one Authorization header")) }
+        if form["client_assertion"] != nil || form["client_assertion_type"] != nil {
+            return assertion(authorization: authorization, form: form)
+        }
         if let header = authorization.first {
             guard let space = header.utf8.firstIndex(of: UInt8(ascii: " ")), header.utf8[..<space].equalsIgnoringASCIICase("basic") else {
                 return .failure(.invalidClient(reason: "unsupported_auth_scheme"))
@@ -44,5 +64,24 @@ public struct ClientCredentials: Sendable, Equatable {
             return .failure(.invalidClient(reason: "no_client_authentication"))
         }
         return .success(ClientCredentials(clientID: id, secret: secret, method: .post))
+    }
+
+    /// RFC 7523 §2.2 / RFC 7521 §4.2: `client_assertion_type` and `client_assertion`, with `client_id`
+    /// optional (when present it must be the assertion's subject). Another method beside it is
+    /// `invalid_request` (RFC 6749 §2.3); everything about the JWT itself is checked later, where failures
+    /// count (`ClientAuthenticator`).
+    private static func assertion(authorization: [String], form: [String: String]) -> Result<ClientCredentials, OAuthError> {
+        guard authorization.isEmpty, form["client_secret"] == nil else {
+            return .failure(.invalidRequest("use either a client assertion or a client secret, not both"))
+        }
+        guard let type = form["client_assertion_type"], let assertion = form["client_assertion"], !assertion.isEmpty else {
+            return .failure(.invalidRequest("client_assertion and client_assertion_type go together"))
+        }
+        guard type == ClientAssertion.clientAssertionType else { return .failure(.invalidClient(reason: "unsupported_assertion_type")) }
+        let claimed = ClientAssertion.claimedClientID(assertion)
+        if let bodyID = form["client_id"], bodyID != claimed {
+            return .failure(.invalidRequest("client_id differs from the assertion's subject"))
+        }
+        return .success(ClientCredentials(clientID: claimed, secret: "", method: .privateKeyJWT, assertion: assertion))
     }
 }

@@ -25,7 +25,7 @@ public struct OAuthError: Error, Sendable, Equatable {
     }
 
     public static func unsupportedGrantType(_ grant: String) -> OAuthError {
-        OAuthError(code: "unsupported_grant_type", description: "only grant_type=client_credentials is supported",
+        OAuthError(code: "unsupported_grant_type", description: "grant_type must be client_credentials or urn:ietf:params:oauth:grant-type:jwt-bearer",
                    status: 400, auditReason: "unsupported_grant_type")
     }
 

@@ -3,7 +3,7 @@ import Dispatch
 import Glibc
 import PluginProtocol
 
-/// `POST /api/v1/oauth/token`: the client credentials grant (RFC 6749 §4.4).
+/// `POST /api/v1/oauth/token`: the client credentials grant (RFC 6749 §4.4) and the JWT-bearer grant (RFC 7523 §2.1).
 public final class TokenEndpoint: Sendable {
     struct Settings: Sendable {
         var defaultLifetime: Int64
@@ -53,7 +53,7 @@ public final class TokenEndpoint: Sendable {
     private func parse(_ request: HTTPRequest) -> Result<(ClientCredentials, [String]?), OAuthError> {
         OAuthForm.parse(request).flatMap { form in
             guard let grant = form["grant_type"] else { return .failure(.invalidRequest("missing grant_type")) }
-            guard grant == "client_credentials" else { return .failure(.unsupportedGrantType(grant)) }
+            guard grant == "client_credentials" || grant == ClientAssertion.grantType else { return .failure(.unsupportedGrantType(grant)) }
             var scopes: [String]?
             if let scope = form["scope"], !scope.isEmpty {
                 // §3.3: space-delimited scope tokens.
@@ -63,8 +63,24 @@ public final class TokenEndpoint: Sendable {
                 }
                 scopes = tokens
             }
+            if grant == ClientAssertion.grantType { return Self.jwtBearerGrant(request, form: form).map { ($0, scopes) } }
             return OAuthForm.credentials(of: request, form: form).map { ($0, scopes) }
         }
+    }
+
+    /// RFC 7523 §2.1: `assertion` is the grant and identifies the client (its `sub`), as Prometheus ≥ 3.9
+    /// sends it, with no other client authentication. Credentials beside it are refused rather than
+    /// weighed against it (RFC 6749 §2.3: one method per request).
+    private static func jwtBearerGrant(_ request: HTTPRequest, form: [String: String]) -> Result<ClientCredentials, OAuthError> {
+        guard let assertion = form["assertion"], !assertion.isEmpty else { return .failure(.invalidRequest("missing assertion")) }
+        guard request.headers.values("authorization").isEmpty, form["client_secret"] == nil, form["client_assertion"] == nil else {
+            return .failure(.invalidRequest("the jwt-bearer grant authenticates with its assertion alone"))
+        }
+        let claimed = ClientAssertion.claimedClientID(assertion)
+        if let bodyID = form["client_id"], bodyID != claimed {
+            return .failure(.invalidRequest("client_id differs from the assertion's subject"))
+        }
+        return .success(ClientCredentials(clientID: claimed, secret: "", method: .jwtBearerGrant, assertion: assertion))
     }
 
     private func grant(_ client: ClientRecord, _ requested: [String]?, _ method: ClientCredentials.Method,

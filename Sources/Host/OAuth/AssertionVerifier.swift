@@ -1,0 +1,98 @@
+import JOSE
+import PluginProtocol
+import Synchronization
+
+/// Checks a client's JWT assertion against the client's registered public keys (RFC 7523 §3, OIDC Core §9
+/// `private_key_jwt`): signature first, then every claim, then the replay cache.
+///
+/// Equal work for every failure: an unknown client, a client without keys and an unknown `kid` still cost
+/// one signature verification (against a decoy key of the header's algorithm), like a wrong secret costs a
+/// hash for an unknown client in the store.
+final class AssertionVerifier: Sendable {
+    struct Settings: Sendable {
+        /// `aud` values that name this server: its issuer and its endpoint URLs (RFC 7523 §3 item 3).
+        var audiences: Set<String>
+        /// The longest an assertion may be valid for (`exp` - `iat`, or `exp` - now). An hour, Okta's bound
+        /// too: Prometheus signs its assertions for 10 minutes, Authlib's `PrivateKeyJWT` for an hour.
+        var maxLifetime: Int64 = 3600
+        /// Tolerated for `exp`, `nbf` and `iat` against other machines' clocks.
+        var clockSkew: Int64 = 30
+    }
+
+    /// RFC 7518 §3.1 / RFC 8037 §3.1: asymmetric only. No `none`, and no HMAC, whose "secret" would be the
+    /// public key anyone can read.
+    static let allowedAlgorithms: [String: SignatureAlgorithm] = ["RS256": .rs256, "ES256": .es256, "EdDSA": .edDSA]
+
+    let settings: Settings
+    let replays: AssertionReplayCache
+    /// Keys built from JWKs, reused while the record's JWK is unchanged: building an RSA key costs more than
+    /// verifying with it.
+    private let keys = Mutex<[String: (jwk: [String: String], key: AsymmetricKey)]>([:])
+    /// Made once per process, on first use (an RSA key takes tens of milliseconds to generate).
+    private static let decoys: [SignatureAlgorithm: AsymmetricKey] = {
+        var decoys: [SignatureAlgorithm: AsymmetricKey] = [:]
+        for algorithm in [SignatureAlgorithm.rs256, .es256, .edDSA] { decoys[algorithm] = try? AsymmetricKey.generate(algorithm) }
+        return decoys
+    }()
+
+    init(settings: Settings, replays: AssertionReplayCache = AssertionReplayCache()) {
+        self.settings = settings
+        self.replays = replays
+    }
+
+    /// Nil when `assertion` proves `client` (nil: no such client); otherwise the audit reason.
+    func check(_ text: String, client: ClientRecord?, now: Int64) -> String? {
+        guard let assertion = ClientAssertion(text) else { return "malformed_assertion" }
+        guard let algorithm = Self.allowedAlgorithms[assertion.algorithm] else { return "assertion_alg_not_allowed" }
+        let candidates = client.map { candidateKeys($0, assertion: assertion, algorithm: algorithm) } ?? []
+        var verified = false
+        if candidates.isEmpty {
+            _ = Self.decoys[algorithm]?.verify(assertion.signature, for: assertion.signingInput)
+        }
+        for key in candidates where key.verify(assertion.signature, for: assertion.signingInput) { verified = true }
+        guard let client else { return "unknown_client" }
+        guard !client.publicKeys.isEmpty else { return "client_has_no_keys" }
+        guard verified else { return candidates.isEmpty ? "unknown_key" : "bad_signature" }
+        guard client.enabled else { return "disabled" }
+        // RFC 7523 §3 items 1-2: iss and sub are the client id for client authentication (and for the grant,
+        // where this server issues tokens only to clients themselves).
+        guard assertion.issuer == client.id, assertion.subject == client.id else { return "wrong_issuer_or_subject" }
+        guard assertion.audiences.contains(where: settings.audiences.contains) else { return "wrong_audience" }
+        // Item 4: exp is required; and bounded, so a stolen assertion is not a long-lived credential.
+        guard let expiresAt = assertion.expiresAt else { return "missing_exp" }
+        guard now < expiresAt + settings.clockSkew else { return "expired" }
+        let start = min(assertion.issuedAt ?? now, now)
+        guard expiresAt - start <= settings.maxLifetime + settings.clockSkew else { return "lifetime_too_long" }
+        // Items 5-6: not before nbf, and not issued in the future.
+        if let notBefore = assertion.notBefore, notBefore > now + settings.clockSkew { return "not_yet_valid" }
+        if let issuedAt = assertion.issuedAt, issuedAt > now + settings.clockSkew { return "issued_in_future" }
+        // Item 7: jti required here, and never accepted twice while the assertion could still be valid.
+        guard let tokenID = assertion.tokenID, !tokenID.isEmpty, tokenID.utf8.count <= 256 else { return "missing_jti" }
+        switch replays.insert(clientID: client.id, tokenID: tokenID, expiresAt: expiresAt + settings.clockSkew, now: now) {
+        case .accepted: return nil
+        case .replayed: return "replayed_assertion"
+        case .full: return "replay_cache_full"
+        }
+    }
+
+    /// The client's keys the header can mean: the one its `kid` names, or without a `kid` every key of the
+    /// header's algorithm (at most `ClientKeys.maxKeysPerClient`).
+    private func candidateKeys(_ client: ClientRecord, assertion: ClientAssertion, algorithm: SignatureAlgorithm) -> [AsymmetricKey] {
+        client.publicKeys.filter { info in
+            info.algorithm == algorithm.rawValue && (assertion.keyID == nil || assertion.keyID == info.keyID)
+        }.compactMap { info in key(clientID: client.id, info) }
+    }
+
+    private func key(clientID: String, _ info: PublicKeyInfo) -> AsymmetricKey? {
+        let name = clientID + "\u{0}" + info.keyID
+        if let cached = keys.withLock({ $0[name] }), cached.jwk == info.jwk { return cached.key }
+        guard let algorithm = Self.allowedAlgorithms[info.algorithm],
+            let key = try? AsymmetricKey(publicJWK: info.jwk, algorithm: algorithm)
+        else { return nil }
+        keys.withLock { entries in
+            if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
+            entries[name] = (info.jwk, key)
+        }
+        return key
+    }
+}
