@@ -82,8 +82,10 @@ import Testing
         #expect(response.status == 200)
         let document = response.json
         #expect(document["issuer"] == "http://gatehouse.test")
-        #expect(document["grant_types_supported"] == ["client_credentials"])
-        #expect(document["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"])
+        #expect(document["grant_types_supported"] == ["client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"])
+        #expect(document["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "private_key_jwt"])
+        // RFC 8414 §2: the JWS algorithms accepted for private_key_jwt; no none, no HMAC.
+        #expect(document["token_endpoint_auth_signing_alg_values_supported"] == ["ES256", "EdDSA", "RS256"])
         // Every advertised endpoint exists and is a POST endpoint (a GET answers 405, not 404).
         for key in ["token_endpoint", "revocation_endpoint", "introspection_endpoint"] {
             let url = try #require(document[key]?.stringValue)
