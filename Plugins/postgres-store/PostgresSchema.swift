@@ -82,6 +82,9 @@ enum PostgresSchema {
             CREATE TRIGGER gatehouse_revocations_added AFTER INSERT ON gatehouse_revocations
                 FOR EACH ROW EXECUTE FUNCTION gatehouse_note_change();
             """),
+        // The JSON array of `PublicKeyInfo` (public JWK members only), NULL for a client with a secret. Adding or
+        // removing a key also sets updated_at, so the change trigger announces it to every host.
+        ("public keys of secretless clients", "ALTER TABLE gatehouse_clients ADD COLUMN public_keys text"),
     ]
 
     /// Brings the database up to the latest version.

@@ -27,8 +27,8 @@ struct ClientAuthenticator: Sendable {
     let limiter: FailureRateLimiter
     /// Whose `X-Forwarded-For` / `Forwarded` names the client's address (`ClientAddress`).
     let trustedProxies: [IPNetwork]
-    /// `private_key_jwt` and the JWT-bearer grant.
-    let assertions: AssertionVerifier
+    /// `private_key_jwt` and the JWT-bearer grant. The default names no audience, so it accepts no assertion.
+    var assertions = AssertionVerifier(settings: .init(audiences: []))
     let metrics: GatehouseMetrics
     let logger: Logger
 
