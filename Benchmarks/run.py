@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Gatehouse HTTP benchmarks against the nginx ceiling, measured in the same run (Benchmarks/README.md).
 
-Usage: Benchmarks/run [--duration 10] [--runs 3] [--connections 32] [--stores sqlite,file] [--million] [--signing] [--only logging|signing]
+Usage: Benchmarks/run [--duration 10] [--runs 3] [--connections 32] [--stores sqlite,file] [--million] [--signing]
+       [--assertions] [--only logging|signing|assertions]
 """
 import argparse
 import base64
@@ -312,10 +313,15 @@ def main():
     parser.add_argument("--stores", default="sqlite,file")
     parser.add_argument("--million", action="store_true", help="also measure issuance with 1,000,000 clients in sqlite-store")
     parser.add_argument("--signing", action="store_true", help="also measure issuance per signing algorithm beside openssl speed")
-    parser.add_argument("--only", choices=["logging", "signing"],
+    parser.add_argument("--only", choices=["logging", "signing", "assertions"],
                         help="run one part only: logging = issuance with logs off vs default logging; "
-                             "signing = the nginx ceiling and issuance per signing algorithm")
+                             "signing = the nginx ceiling and issuance per signing algorithm; "
+                             "assertions = the ceiling and private_key_jwt issuance")
+    parser.add_argument("--assertions", action="store_true", help="also measure private_key_jwt issuance (Benchmarks/assertions.py)")
+    parser.add_argument("--assertion-rate", type=int, default=8000, help="assertions signed in advance per second measured")
     args = parser.parse_args()
+    if args.only == "assertions":
+        args.assertions, args.stores = True, ""
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} not found: run scripts/bootstrap --bench")
@@ -338,7 +344,7 @@ def main():
     extras = {}
     if args.signing or args.only == "signing":
         measure_signing(args, directory, results, extras)
-    for store in ([] if args.only == "signing" else args.stores.split(",")):
+    for store in ([] if args.only == "signing" else filter(None, args.stores.split(","))):
         gh = Gatehouse(os.path.join(directory, store), store)
         gh.start()
         client_id, secret = gh.client("bench")
@@ -379,7 +385,10 @@ def main():
         rows, notes = measure_logging(args, directory)
         results += rows
         extras.update(notes)
-    if args.only == "signing":
+    if args.assertions:
+        import assertions
+        assertions.run(args, directory, f"{RELEASE}/gatehouse", Gatehouse, measure, wrk, summarize, token_script, results, extras)
+    if args.only in ("signing", "assertions"):
         pass
     elif Glewlwyd.available():
         peer = Glewlwyd(os.path.join(directory, "glewlwyd"))

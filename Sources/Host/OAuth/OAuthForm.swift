@@ -5,7 +5,7 @@ enum OAuthForm {
     /// extract the client's credentials (`credentials(of:form:)`) last, so shape errors come before auth ones.
     static func parse(_ request: HTTPRequest) -> Result<[String: String], OAuthError> {
         // §2.3.1: credentials MUST NOT be in the request URI (nor, sensibly, any other parameter).
-        if let query = request.query, ["client_secret", "client_id", "grant_type", "token"].contains(where: {
+        if let query = request.query, ["client_secret", "client_id", "grant_type", "token", "client_assertion", "assertion"].contains(where: {
             FormURLEncodingQuery.contains(query, $0)
         }) {
             return .failure(.invalidRequest("parameters must be in the request body, not the URL"))
