@@ -23,12 +23,13 @@ public struct HealthProbe: Sendable {
     }
 
     /// The store's probe: authenticate a client no store holds (well-formed, so the store does the lookup
-    /// and the verifier work of a real request). Any decision (`unknown_client`, or `wrong_secret` should
-    /// someone create a client of that name) is healthy; only failing to decide is not.
+    /// and the verifier work of a real request). Any result is healthy (`unknown_client`, `wrong_secret`
+    /// should someone create a client of that name, even an answer that breaks the protocol's rules, which
+    /// each token request refuses on its own); only an error or no answer in time is not.
     public static let store = HealthProbe(
         method: ClientStore.authenticate.name,
         params: AuthenticateParams(clientID: "gatehouse-health-probe", secret: "gatehouse-health-probe-not-a-secret").json,
-        accepts: { (try? AuthenticateResult(json: $0)) != nil })
+        accepts: { _ in true })
 
     /// The probe for a plugin of `role`. Policies have none yet: they hold no storage that can break
     /// underneath a process that still answers (a hung policy is caught by its calls' timeouts).
