@@ -2,7 +2,7 @@
 """Gatehouse HTTP benchmarks against the nginx ceiling, measured in the same run (Benchmarks/README.md).
 
 Usage: Benchmarks/run [--duration 10] [--runs 3] [--connections 32] [--stores sqlite,file] [--million] [--signing]
-       [--assertions] [--only logging|signing|assertions]
+       [--assertions] [--only logging|signing|assertions|postgres] [--trials 200]
 """
 import argparse
 import base64
@@ -313,10 +313,12 @@ def main():
     parser.add_argument("--stores", default="sqlite,file")
     parser.add_argument("--million", action="store_true", help="also measure issuance with 1,000,000 clients in sqlite-store")
     parser.add_argument("--signing", action="store_true", help="also measure issuance per signing algorithm beside openssl speed")
-    parser.add_argument("--only", choices=["logging", "signing", "assertions"],
+    parser.add_argument("--only", choices=["logging", "signing", "assertions", "postgres"],
                         help="run one part only: logging = issuance with logs off vs default logging; "
                              "signing = the nginx ceiling and issuance per signing algorithm; "
-                             "assertions = the ceiling and private_key_jwt issuance")
+                             "assertions = the ceiling and private_key_jwt issuance; "
+                             "postgres = the ceiling, issuance on postgres-store beside sqlite-store, propagation")
+    parser.add_argument("--trials", type=int, default=200, help="propagation trials for --only postgres")
     parser.add_argument("--assertions", action="store_true", help="also measure private_key_jwt issuance (Benchmarks/assertions.py)")
     parser.add_argument("--assertion-rate", type=int, default=8000, help="assertions signed in advance per second measured")
     args = parser.parse_args()
@@ -333,6 +335,19 @@ def main():
             print(f"{r['label']:<78}{r['rate']:>10.0f} req/s{r['p99_ms']:>9.2f} ms p99  {r['runs']}")
         for key, value in notes.items():
             print(f"{key:<78}{value:>10}")
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    if args.only == "postgres":
+        from postgres_bench import measure_postgres
+        body = json.dumps({"access_token": "x" * 560, "token_type": "Bearer", "expires_in": 3600, "scope": "metrics"})
+        rows, notes = measure_postgres(args, directory, Gatehouse, RELEASE, measure, token_script, free_port)
+        ceiling = measure_ceiling(args, directory, body)
+        print(f"\npostgres-store: wrk -t2 -c{args.connections}, {args.duration} s x {args.runs} runs; medians.")
+        print(f"{'benchmark':<66}{'req/s':>10}{'x ceiling':>11}{'p99 ms':>9}  runs")
+        for r in [ceiling] + rows:
+            print(f"{r['label']:<66}{r['rate']:>10.0f}{r['rate'] / ceiling['rate']:>11.3f}{r['p99_ms']:>9.2f}  {r['runs']}")
+        for key, value in notes.items():
+            print(f"{key:<66}  {value}")
         shutil.rmtree(directory, ignore_errors=True)
         return
     results = []

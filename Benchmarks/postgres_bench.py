@@ -1,0 +1,136 @@
+"""postgres-store benchmarks (Benchmarks/run --only postgres): issuance with the auth cache on and off beside
+sqlite-store, and propagation — a revocation or a CLI disable on host A until host B refuses the token."""
+import http.client
+import json
+import os
+import pwd
+import shutil
+import statistics
+import subprocess
+import time
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL (Debian's initdb/pg_ctl, as the postgres user when run as root) on a free port."""
+
+    def __init__(self, directory, port):
+        versions = sorted(int(v) for v in os.listdir("/usr/lib/postgresql") if v.isdigit())
+        if not versions:
+            raise SystemExit("PostgreSQL not found: apt-get install postgresql")
+        self.bin = f"/usr/lib/postgresql/{versions[-1]}/bin"
+        self.directory, self.port = directory, port
+        os.makedirs(f"{directory}/socket", exist_ok=True)
+        if os.geteuid() == 0:
+            account = pwd.getpwnam("postgres")
+            for path in (directory, f"{directory}/socket"):
+                os.chown(path, account.pw_uid, account.pw_gid)
+        self.run(f"{self.bin}/initdb", "-D", f"{directory}/data", "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8",
+                 "--locale=C")
+        options = f"-p {port} -k {directory}/socket -c listen_addresses=127.0.0.1 -c max_connections=200"
+        self.run(f"{self.bin}/pg_ctl", "-D", f"{directory}/data", "-o", options, "-l", f"{directory}/server.log", "-w", "start")
+        subprocess.run(["psql", "-h", f"{directory}/socket", "-p", str(port), "-U", "postgres", "-qc", "CREATE DATABASE gatehouse"],
+                       check=True, capture_output=True)
+
+    def run(self, *command):
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run(prefix + list(command), check=True, capture_output=True, cwd="/tmp")
+
+    @property
+    def url(self):
+        return f"postgresql://postgres@127.0.0.1:{self.port}/gatehouse"
+
+    def stop(self):
+        self.run(f"{self.bin}/pg_ctl", "-D", f"{self.directory}/data", "-m", "fast", "-w", "stop")
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def status(connection, path, token):
+    connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    response = connection.getresponse()
+    response.read()
+    return response.status
+
+
+def until_refused(port, token, timeout=5.0):
+    """Seconds until host `port` answers 401 to `token`, polling over one kept-alive connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if status(connection, "/api/v1/metrics", token) == 401:
+            connection.close()
+            return time.monotonic() - start
+    connection.close()
+    return None
+
+
+def fetch_token(url, client_id, secret):
+    out = subprocess.run(["curl", "-s", "-u", f"{client_id}:{secret}", "-d", "grant_type=client_credentials",
+                          url + "/api/v1/oauth/token"], capture_output=True, text=True).stdout
+    return json.loads(out)["access_token"]
+
+
+def propagation(gatehouse_class, release, directory, database, trials):
+    """Two hosts on one database, sharing the first one's signing keys (deployment.md, "Several hosts")."""
+    a = gatehouse_class(os.path.join(directory, "host-a"), "postgres", {"url": database.url})
+    a.start()
+    b = gatehouse_class(os.path.join(directory, "host-b"), "postgres", {"url": database.url})
+    os.makedirs(os.path.join(b.directory, "data"), mode=0o700, exist_ok=True)
+    for name in os.listdir(os.path.join(a.directory, "data")):
+        if name.startswith("signing"):
+            shutil.copy(os.path.join(a.directory, "data", name), os.path.join(b.directory, "data", name))
+    b.start()
+    try:
+        client_id, secret = a.client("propagation")
+        revocation = []
+        for _ in range(trials):
+            token = fetch_token(a.url, client_id, secret)
+            started = time.monotonic()
+            subprocess.run(["curl", "-s", "-o", "/dev/null", "-u", f"{client_id}:{secret}", "-d", f"token={token}",
+                            a.url + "/api/v1/oauth/revoke"], check=True)
+            waited = until_refused(b.port, token)
+            if waited is not None:
+                revocation.append(time.monotonic() - started)
+        # A disable voids tokens of the current second too, so each trial has a client of its own.
+        disable = []
+        clients = [a.client(f"disable-{i}") for i in range(max(10, trials // 4))]
+        for client_id, secret in clients:
+            token = fetch_token(b.url, client_id, secret)
+            subprocess.run([f"{release}/gatehouse", "client", "disable", client_id] + a.base, check=True, capture_output=True)
+            waited = until_refused(b.port, token)
+            if waited is not None:
+                disable.append(waited)
+        return revocation, disable, trials, len(clients)
+    finally:
+        a.stop()
+        b.stop()
+
+
+def measure_postgres(args, directory, gatehouse_class, release, measure, token_script, free_port):
+    database = PostgresServer(os.path.join(directory, "pg"), free_port())
+    rows, notes = [], {}
+    try:
+        for store, config in (("sqlite", {}), ("postgres", {"url": database.url})):
+            gh = gatehouse_class(os.path.join(directory, f"issue-{store}"), store, config)
+            gh.start()
+            client_id, secret = gh.client("bench")
+            good = token_script(directory, client_id, secret, f"pg-bench-{store}")
+            rows.append(measure(f"{store}: token issuance (auth cache on)", args, gh.url + "/api/v1/oauth/token", script=good))
+            gh.stop()
+            gh.configure(store, dict(config, authCacheMs=0))
+            gh.start()
+            rows.append(measure(f"{store}: token issuance, auth cache off (store call per token)", args,
+                                gh.url + "/api/v1/oauth/token", script=good))
+            gh.stop()
+        revocation, disable, revocation_trials, disable_trials = propagation(gatehouse_class, release, directory, database, args.trials)
+        for label, values, trials in (("revocation on A, refused on B", revocation, revocation_trials),
+                                      ("CLI disable done, refused on B", disable, disable_trials)):
+            ms = [v * 1000 for v in values]
+            notes[f"propagation, {label} ({len(ms)}/{trials} trials)"] = (
+                f"p50 {statistics.median(ms):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms" if ms else "never refused")
+    finally:
+        database.stop()
+    return rows, notes
