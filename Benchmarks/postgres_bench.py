@@ -7,6 +7,7 @@ import pwd
 import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 
 
@@ -33,7 +34,8 @@ class PostgresServer:
 
     def run(self, *command):
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(prefix + list(command), check=True, capture_output=True, cwd="/tmp")
+        # No pipes: the server `pg_ctl start` leaves running would hold them open.
+        subprocess.run(prefix + list(command), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/tmp")
 
     @property
     def url(self):
@@ -110,7 +112,8 @@ def propagation(gatehouse_class, release, directory, database, trials):
 
 
 def measure_postgres(args, directory, gatehouse_class, release, measure, token_script, free_port):
-    database = PostgresServer(os.path.join(directory, "pg"), free_port())
+    # A directory of its own: the postgres user cannot enter the benchmark's private one.
+    database = PostgresServer(tempfile.mkdtemp(prefix="gatehouse-bench-pg-"), free_port())
     rows, notes = [], {}
     try:
         for store, config in (("sqlite", {}), ("postgres", {"url": database.url})):
@@ -133,4 +136,5 @@ def measure_postgres(args, directory, gatehouse_class, release, measure, token_s
                 f"p50 {statistics.median(ms):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms" if ms else "never refused")
     finally:
         database.stop()
+        shutil.rmtree(database.directory, ignore_errors=True)
     return rows, notes
