@@ -1,3 +1,5 @@
+import CPostgres
+import Glibc
 import PluginProtocol
 import Synchronization
 
@@ -25,8 +27,30 @@ final class PostgresPool: Sendable {
     init(target: ConnectionTarget, capacity: Int) throws(RPCError) {
         self.target = target
         self.capacity = max(1, capacity)
-        let first = try PostgresConnection(target)
-        state = Mutex(State(idle: [first]))
+        state = Mutex(State(idle: [try Self.firstConnection(target)]))
+    }
+
+    /// How long a start waits for a server that does not answer (yet): under the host's 10 s start timeout.
+    static let startPatience = Duration.seconds(8)
+
+    /// A server that is down or still starting (PQping: no response, or rejecting connections) is waited
+    /// for, so a host whose store restarts during a database outage comes back as soon as the database does,
+    /// instead of failing start after start into the supervisor's cooldown. Anything else (a wrong URL,
+    /// password or database name) fails at once.
+    private static func firstConnection(_ target: ConnectionTarget) throws(RPCError) -> PostgresConnection {
+        let deadline = ContinuousClock.now + startPatience
+        var warned = false
+        while true {
+            do {
+                return try PostgresConnection(target)
+            } catch {
+                let ping = PQping(target.conninfo)
+                guard ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT, ContinuousClock.now < deadline else { throw error }
+                if !warned { PluginLog.warning("PostgreSQL does not answer yet; waiting", ["error": .string(error.message)]) }
+                warned = true
+                usleep(200_000)
+            }
+        }
     }
 
     /// Runs `body` on a borrowed connection. With `retry`, a call that failed because the connection was

@@ -132,7 +132,8 @@ import Testing
         let server = try PostgresServer()
         defer { server.stop(); server.removeFiles() }
         let database = try server.database()
-        let pool = try PluginTestSupport.startPool(spec(database.conninfo))
+        let sink = MemoryLogSink()
+        let pool = try PluginTestSupport.startPool(spec(database.conninfo), sink: sink)
         defer { pool.shutdown() }
         _ = try await pool.call(ClientStore.create, CreateClientParams(client: Fixtures.client("c"), secret: Fixtures.secret))
         server.stop()
@@ -150,7 +151,9 @@ import Testing
             case .failure(.unavailable), .failure(.connectionLost): break
             default: Issue.record("with the database down: \(outcome)")
             }
-            #expect(ContinuousClock.now - start < .seconds(1), "a call with the database down took \(ContinuousClock.now - start)")
+            // Well under the 5 s call timeout: the store answers at once, or the host does while it restarts the
+            // store process its health probe took out of service (that hand-over can take a second under load).
+            #expect(ContinuousClock.now - start < .seconds(2), "a call with the database down took \(ContinuousClock.now - start)")
         }
         try server.start()
         let back = ContinuousClock.now
@@ -159,6 +162,6 @@ import Testing
             recovered = (try? await pool.call(ClientStore.authenticate, AuthenticateParams(clientID: "c", secret: Fixtures.secret)).authenticated) == true
             if !recovered { usleep(50_000) }
         }
-        #expect(recovered, "no service 5 s after the database came back")
+        #expect(recovered, "no service 5 s after the database came back: \(sink.records.suffix(12).joined(separator: "\n"))")
     }
 }
