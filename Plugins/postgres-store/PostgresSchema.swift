@@ -85,6 +85,35 @@ enum PostgresSchema {
         // The JSON array of `PublicKeyInfo` (public JWK members only), NULL for a client with a secret. Adding or
         // removing a key also sets updated_at, so the change trigger announces it to every host.
         ("public keys of secretless clients", "ALTER TABLE gatehouse_clients ADD COLUMN public_keys text"),
+        // Hosts' public signing keys (`store.publishSigningKeys`). A new, changed or deleted key is a change every
+        // host must hear of (it re-reads the keys on `invalidate`); a republication that only moves not_after is not.
+        // The subject is not a client id (no client id starts with '~'), so no client's cache entry is named.
+        ("hosts' public signing keys", """
+            CREATE TABLE gatehouse_signing_keys (
+                kid text COLLATE "C" PRIMARY KEY,
+                alg text NOT NULL,
+                jwk text NOT NULL,           -- JSON object of public members only
+                not_before bigint NOT NULL,
+                not_after bigint NOT NULL
+            );
+            CREATE INDEX gatehouse_signing_keys_by_expiry ON gatehouse_signing_keys(not_after);
+            CREATE FUNCTION gatehouse_note_signing_key_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE
+                change_seq bigint;
+            BEGIN
+                PERFORM pg_advisory_xact_lock(\(changeLock));
+                INSERT INTO gatehouse_changes (kind, subject) VALUES ('signing_key', '~signing-keys') RETURNING seq INTO change_seq;
+                PERFORM pg_notify('gatehouse_changes', change_seq::text);
+                RETURN NULL;
+            END
+            $$;
+            CREATE TRIGGER gatehouse_signing_keys_added_or_removed AFTER INSERT OR DELETE ON gatehouse_signing_keys
+                FOR EACH ROW EXECUTE FUNCTION gatehouse_note_signing_key_change();
+            CREATE TRIGGER gatehouse_signing_keys_changed AFTER UPDATE ON gatehouse_signing_keys
+                FOR EACH ROW WHEN (OLD.jwk IS DISTINCT FROM NEW.jwk OR OLD.alg IS DISTINCT FROM NEW.alg
+                                   OR OLD.not_before IS DISTINCT FROM NEW.not_before)
+                EXECUTE FUNCTION gatehouse_note_signing_key_change();
+            """),
     ]
 
     /// Brings the database up to the latest version.

@@ -7,7 +7,7 @@ import StoreKit
 /// read-modify-write locks the client's row (`FOR UPDATE`) so two operators never lose an update.
 /// Used from the serve thread (StoreBackend's rule); the pool keeps the connections apart.
 final class PostgresStoreBackend: StoreBackend {
-    private let pool: PostgresPool
+    let pool: PostgresPool
 
     /// Last-use times are batched: a write per token would put a commit on the hot path.
     private var pendingUses: [String: Int64] = [:]

@@ -37,6 +37,17 @@ enum SQLiteSchema {
         // The JSON array of `PublicKeyInfo` (public JWK members only), NULL for a client with a secret. Keys
         // are read with the client on every assertion, so they live on its row, not in a joined table.
         ("public keys of secretless clients", "ALTER TABLE clients ADD COLUMN public_keys TEXT"),
+        // Hosts' public signing keys (`store.publishSigningKeys`): `jwk` is the JSON object of public members.
+        ("hosts' public signing keys", """
+            CREATE TABLE signing_keys (
+                kid TEXT PRIMARY KEY NOT NULL,
+                alg TEXT NOT NULL,
+                jwk TEXT NOT NULL,
+                not_before INTEGER NOT NULL,
+                not_after INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX signing_keys_by_expiry ON signing_keys(not_after);
+            """),
     ]
 
     /// Brings the database up to the latest version, one transaction per migration.

@@ -6,7 +6,7 @@ import StoreKit
 /// statements kept for the life of the process, and `synchronous = FULL` so an acknowledged write survives
 /// a crash (kill -9) and a power cut alike. Used from the serve thread only.
 final class SQLiteStoreBackend: StoreBackend {
-    private let db: SQLiteDatabase
+    let db: SQLiteDatabase
     private let selectClient: SQLiteStatement
     private let selectClientWithSecrets: SQLiteStatement
     private let selectClientOrDecoy: SQLiteStatement

@@ -50,6 +50,19 @@ public final class MemoryStoreBackend: StoreBackend {
                                  last: lastSequence)
     }
 
+    public private(set) var publishedKeys: [String: HostPublicKey] = [:]
+    public var keepsSigningKeys: Bool { true }
+
+    public func publishSigningKeys(_ keys: [HostPublicKey], now: Int64) throws {
+        // Upsert first, then purge: a key republished with a past notAfter is gone, as the protocol says.
+        for key in keys { publishedKeys[key.keyID] = key }
+        publishedKeys = publishedKeys.filter { $0.value.notAfter > now }
+    }
+
+    public func signingKeys(now: Int64) throws -> [HostPublicKey] {
+        publishedKeys.values.filter { $0.notAfter > now }.sorted { $0.keyID < $1.keyID }
+    }
+
     /// Replaces everything (file-store reloads).
     public func replaceAll(clients: [StoredClient], revocations: [(seq: Int64, tokenID: String, clientID: String, expiresAt: Int64)]) {
         self.clients = Dictionary(clients.map { ($0.record.id, $0) }, uniquingKeysWith: { _, last in last })

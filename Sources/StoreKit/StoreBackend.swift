@@ -61,10 +61,22 @@ public protocol StoreBackend: AnyObject {
     /// Adds a revocation unless the token id is already revoked; may drop entries that expired before `now`.
     func addRevocation(tokenID: String, clientID: String, expiresAt: Int64, now: Int64) throws
     func revocations(after: Int64, now: Int64) throws -> RevocationsResult
+    /// Whether it keeps hosts' public signing keys (`store.publishSigningKeys`, `store.signingKeys`); the
+    /// default is no, which is fine for a single host.
+    var keepsSigningKeys: Bool { get }
+    /// Upserts by `kid` and deletes entries whose `notAfter` is at or before `now`; keys are already validated.
+    func publishSigningKeys(_ keys: [HostPublicKey], now: Int64) throws
+    /// Every key whose `notAfter` is after `now`, ordered by `kid`.
+    func signingKeys(now: Int64) throws -> [HostPublicKey]
 }
 
 extension StoreBackend {
     public func clientToAuthenticate(_ id: String) throws -> StoredClient? { try client(id) }
+    public var keepsSigningKeys: Bool { false }
+    public func publishSigningKeys(_ keys: [HostPublicKey], now: Int64) throws {
+        throw RPCError(.methodNotFound, "this store keeps no signing keys")
+    }
+    public func signingKeys(now: Int64) throws -> [HostPublicKey] { throw RPCError(.methodNotFound, "this store keeps no signing keys") }
 }
 
 extension StoredClient {

@@ -7,8 +7,8 @@ import PluginProtocol
 /// Backends only keep data; this decides what a call means: validation, hashing, rotation grace,
 /// and equal work for an unknown client and a wrong secret.
 public final class StoreService {
-    private let backend: any StoreBackend
-    private let now: () -> Int64
+    let backend: any StoreBackend
+    let now: () -> Int64
     private let authCacheMilliseconds: Int64
 
     /// - Parameter authCacheMilliseconds: how long the host may reuse a successful authentication
@@ -85,6 +85,7 @@ public final class StoreService {
             return Empty()
         }
         server.register(ClientStore.revocations) { [self] in try backend.revocations(after: $0.after, now: now()) }
+        if backend.keepsSigningKeys { registerSigningKeys(on: server) }
     }
 
     // MARK: - Methods

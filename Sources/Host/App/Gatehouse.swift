@@ -80,6 +80,7 @@ public final class Gatehouse: Sendable {
         let storeEndpoint = InstrumentedEndpoint(store, metrics: metrics)
         let policyEndpoint = InstrumentedEndpoint(policy, metrics: metrics)
         let directory = ClientDirectory(store: storeEndpoint, cacheHits: metrics.credentialCacheHits)
+        let keyExchange = SigningKeyExchange(codec: codec, store: storeEndpoint, maxTokenLifetime: config.maxTokenLifetime, logger: logger)
         let revocations = RevocationList()
         let validator = TokenValidator(codec: codec, directory: directory, revocations: revocations)
         let bearer = BearerAuthenticator(validator: validator, policy: policyEndpoint, metrics: metrics, logger: logger)
@@ -92,6 +93,7 @@ public final class Gatehouse: Sendable {
         invalidations.subscribe { ids in
             directory.invalidate(ids)
             bearer.invalidate()
+            keyExchange.storeChanged()  // Perhaps another host published or retired a signing key.
             // A store that hears of other hosts' changes (postgres-store's NOTIFY) also announces their
             // revocations this way: pull them now rather than at the next one-second sync.
             revocations.sync(from: storeEndpoint)
@@ -139,7 +141,9 @@ public final class Gatehouse: Sendable {
         maintenance = MaintenanceTimer(interval: .seconds(1)) {
             revocations.sync(from: storeEndpoint)
             codec.reloadIfChanged()
+            keyExchange.tick(now: Int64(time(nil)))
         }
+        keyExchange.tick(now: Int64(time(nil)))
         logger.info("gatehouse ready", ["http.listen": .string(HostConfig.authority(config.listenHost, server.port)),
                                         "gatehouse.version": .string(BuildInfo.version),
                                         "gatehouse.data_dir": .string(config.dataDirectory),

@@ -1,0 +1,125 @@
+import Glibc
+import JOSE
+import PluginProtocol
+import Synchronization
+
+/// Shares public signing keys with the other hosts through the store (Docs/deployment.md, several hosts):
+/// publishes this host's ring (`store.publishSigningKeys`) and installs every other host's published keys as
+/// extra verification keys, served in the JWK Set beside ours (`TokenCodecSource.setExtraKeys`).
+///
+/// Driven by the one-second maintenance tick: the ring is published when it changed (a rotation, a reload,
+/// the lifecycle) and every `republish` seconds (rarely: a publication is a change every host hears of);
+/// other hosts' keys are read at start, after a store
+/// `invalidate` (a publication by another host changes the store, whose watcher announces it) and every
+/// `refresh` seconds as a backstop. Private members are never sent nor accepted (`HostPublicKey`,
+/// `PublishedKey`). A store without the methods (-32601) makes this a single host: nothing is shared, and
+/// an HS256 ring has nothing to publish (several HS256 hosts share the key file instead).
+final class SigningKeyExchange: Sendable {
+    static let refresh: Int64 = 60
+    static let republish: Int64 = 600
+
+    private struct State {
+        /// Nil until the store answered once; false: it keeps no signing keys.
+        var supported: Bool?
+        var publishedShape: [String]?
+        var publishedAt: Int64 = 0
+        var readPending = true
+        var readAt: Int64 = 0
+        var busy = false
+        var installed: [HostPublicKey] = []
+    }
+    private let state = Mutex(State())
+    private let codec: TokenCodecSource
+    private let store: any PluginEndpoint
+    private let maxTokenLifetime: Int64
+    private let logger: Logger
+
+    init(codec: TokenCodecSource, store: any PluginEndpoint, maxTokenLifetime: Int64, logger: Logger) {
+        self.codec = codec
+        self.store = store
+        self.maxTokenLifetime = maxTokenLifetime
+        self.logger = logger
+    }
+
+    /// The store changed (`invalidate`, or its process came back): read the keys at the next tick.
+    func storeChanged() { state.withLock { $0.readPending = true } }
+
+    /// Called every second; at most one store call is in flight.
+    func tick(now: Int64) {
+        let ring = codec.current.keys
+        let own = Self.publicKeys(of: ring, now: now, maxTokenLifetime: maxTokenLifetime)
+        let shape = own.map { "\($0.keyID) \($0.notBefore) \(ring.key(id: $0.keyID)?.retiredAt ?? 0)" }
+        enum Step { case publish, read, none }
+        let step: Step = state.withLock { state in
+            guard !state.busy, state.supported != false else { return .none }
+            if !own.isEmpty, state.publishedShape != shape || now - state.publishedAt >= Self.republish { state.busy = true; return .publish }
+            if state.readPending || now - state.readAt >= Self.refresh { state.busy = true; state.readPending = false; return .read }
+            return .none
+        }
+        switch step {
+        case .none: return
+        case .publish:
+            store.call(HostSigningKeys.publish, PublishSigningKeysParams(keys: own)) { [self] outcome in
+                finish(outcome.map { _ in () }) { state in
+                    state.publishedShape = shape
+                    state.publishedAt = now
+                }
+            }
+        case .read:
+            store.call(HostSigningKeys.list, Empty()) { [self] outcome in
+                finish(outcome.map { _ in () }) { $0.readAt = now }
+                if case .success(let result) = outcome { install(result.keys.filter { ring.key(id: $0.keyID) == nil && $0.notAfter > now }) }
+            }
+        }
+    }
+
+    private func finish(_ outcome: Result<Void, PluginCallError>, _ done: (inout State) -> Void) {
+        state.withLock { state in
+            state.busy = false
+            switch outcome {
+            case .success:
+                state.supported = true
+                done(&state)
+            case .failure(.remote(_, let error)) where error.code == .methodNotFound:
+                if state.supported == nil { logger.info("the store keeps no signing keys: this host shares none (fine for a single host)") }
+                state.supported = false
+            case .failure(let error):
+                state.readPending = true  // Try again next tick.
+                logger.warning("cannot share signing keys through the store", ["error": .string(error.description)])
+            }
+        }
+    }
+
+    /// Hands other hosts' keys to the codec when they changed (installing drops remembered verifications).
+    private func install(_ keys: [HostPublicKey]) {
+        guard state.withLock({ state in
+            guard state.installed != keys else { return false }
+            state.installed = keys
+            return true
+        }) else { return }
+        var published: [PublishedKey] = []
+        for key in keys {
+            var jwk = key.jwk.mapValues { JSONValue.string($0) }
+            jwk["kid"] = .string(key.keyID)
+            jwk["alg"] = .string(key.algorithm)
+            do { published.append(try PublishedKey(jwk: .object(jwk))) } catch {
+                logger.warning("ignoring a published signing key that does not parse", ["tokens.kid": .string(key.keyID), "error": .string("\(error)")])
+            }
+        }
+        codec.setExtraKeys(published)
+        logger.info("other hosts' signing keys installed", ["tokens.extra_keys": .int(Int64(published.count))])
+    }
+
+    /// The public half of every asymmetric key in the ring. A key in use or next is published until two
+    /// republications from now plus the longest token lifetime (republishing moves that on); a retired one until
+    /// the last token it signed expires.
+    static func publicKeys(of ring: SigningKeyRing, now: Int64, maxTokenLifetime: Int64) -> [HostPublicKey] {
+        ring.keys.compactMap { key in
+            guard case .asymmetric(let pair) = key.material, let members = try? pair.publicJWK() else { return nil }
+            let notBefore = key.activatedAt ?? key.activateAt ?? key.createdAt
+            let notAfter = max(notBefore + 1, key.retiredAt.map { $0 + maxTokenLifetime } ?? now + 2 * republish + maxTokenLifetime)
+            return HostPublicKey(keyID: key.id, algorithm: key.algorithm.rawValue, jwk: members.filter { PublicKeyInfo.publicMembers.contains($0.key) },
+                                 notBefore: notBefore, notAfter: notAfter)
+        }
+    }
+}

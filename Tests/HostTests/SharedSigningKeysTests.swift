@@ -1,0 +1,89 @@
+import Foundation
+import Glibc
+import PluginProtocol
+import Testing
+@testable import Host
+
+/// Two `gatehouse serve` hosts sharing one sqlite-store file (or one PostgreSQL database), each with its own private signing keys: they
+/// publish their public keys through the store, so a token from either verifies on both and both JWK Sets
+/// hold the union (Docs/deployment.md, "Several hosts").
+@Suite struct SharedSigningKeysTests {
+    static let issuer = "http://gatehouse.test"
+
+    private func cli(_ host: ServedGatehouse, _ arguments: [String]) throws -> String {
+        try runCommand(PluginTestSupport.executable("gatehouse"),
+                       arguments + ["--config", host.directory.path + "/gatehouse.json", "--data", host.directory.path + "/data"])
+    }
+
+    private func accessToken(_ host: ServedGatehouse, _ client: (id: String, secret: String)) throws -> String {
+        let body = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "-u", "\(client.id):\(client.secret)",
+                                                    "-d", "grant_type=client_credentials", host.url + "/api/v1/oauth/token"])
+        guard let access = try JSONParser.parse(body)["access_token"]?.stringValue else { throw TestFailure("no token: \(body)") }
+        return access
+    }
+
+    private func kid(_ token: String) throws -> String? {
+        let header = String(token.split(separator: ".").first ?? "")
+        return try JSONParser.parse(Base64Decode.url(header))["kid"]?.stringValue
+    }
+
+    private func accepts(_ host: ServedGatehouse, _ token: String) -> Bool {
+        (try? host.get("/api/v1/metrics", headers: [("Authorization", "Bearer \(token)")]).status) == 200
+    }
+
+    private func jwksKids(_ host: ServedGatehouse) throws -> Set<String> {
+        let keys = try JSONParser.parse(try host.get("/.well-known/jwks.json").body)["keys"]?.arrayValue ?? []
+        return Set(keys.compactMap { $0["kid"]?.stringValue })
+    }
+
+    @Test func hostsOnOneSQLiteFileVerifyEachOthersTokensAndRotations() throws {
+        let shared = TemporaryDirectory()
+        try twoHosts(config: """
+            {"plugins": {"store": {"command": "gatehouse-sqlite-store", "config": {"path": "\(shared.path)/gatehouse.sqlite3", "changePollMs": 100}}}}
+            """)
+    }
+
+    /// The same on PostgreSQL: a publication reaches the other host through the change log's NOTIFY.
+    @Test func hostsOnOnePostgreSQLDatabaseVerifyEachOthersTokensAndRotations() throws {
+        let database = try PostgresServer()
+        defer { database.stop(); database.removeFiles() }
+        let url = database.url(database: try database.database("gatehouse").name)
+        try twoHosts(config: """
+            {"plugins": {"store": {"command": "gatehouse-postgres-store", "config": {"url": "\(url)"}}}}
+            """)
+    }
+
+    private func twoHosts(config: String) throws {
+        let a = try ServedGatehouse(config: config, issuer: Self.issuer)
+        defer { a.stop() }
+        let b = try ServedGatehouse(config: config, issuer: Self.issuer)
+        defer { b.stop() }
+        let client = try JSONParser.parse(try cli(a, ["client", "add", "--name", "scraper", "--scope", "metrics", "--json"]))
+        let scraper = try (id: #require(client["client_id"]?.stringValue), secret: #require(client["client_secret"]?.stringValue))
+
+        // Each host made its own keys; none was copied.
+        let fromA = try accessToken(a, scraper)
+        let kidA = try #require(try kid(fromA))
+        #expect(PluginTestSupport.eventually(timeout: .seconds(10)) { accepts(b, fromA) }, "B verifies A's token:\n\(b.log)")
+        #expect(try jwksKids(b).contains(kidA), "B's JWK Set holds A's key")
+        let fromB = try accessToken(b, scraper)
+        #expect(try kid(fromB) != kidA)
+        #expect(PluginTestSupport.eventually(timeout: .seconds(10)) { accepts(a, fromB) }, "A verifies B's token")
+        #expect(try jwksKids(a) == jwksKids(b), "both serve the union")
+
+        // A rotates: its new key signs within a second, and B learns it within a few.
+        _ = try cli(a, ["keys", "rotate"])
+        var rotated = ""
+        #expect(PluginTestSupport.eventually(timeout: .seconds(10)) {
+            rotated = (try? accessToken(a, scraper)) ?? ""
+            return (try? kid(rotated)) != kidA
+        }, "A signs with its new key")
+        #expect(PluginTestSupport.eventually(timeout: .seconds(10)) { accepts(b, rotated) }, "B verifies A's new key:\n\(b.log)")
+        #expect(accepts(b, fromA), "A's retired key still verifies its tokens on B")
+        let published = try JSONParser.parse(try a.get("/.well-known/jwks.json").body)
+        for key in published["keys"]?.arrayValue ?? [] {
+            let names = Set((key.objectValue ?? [:]).keys)
+            #expect(names.isDisjoint(with: ["d", "p", "q", "dp", "dq", "qi", "k"]))
+        }
+    }
+}
