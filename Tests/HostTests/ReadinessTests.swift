@@ -37,6 +37,41 @@ import Testing
         #expect(ready)
     }
 
+    /// A store whose database goes away answers `unavailable`: that is a store doing its job, so it is
+    /// reported not ready without being restarted (restarts would spend its crash budget during the outage
+    /// and leave it in cooldown after the database is back), and it is ready again with the first probe that
+    /// passes.
+    @Test func aStoreAnsweringUnavailableIsNotReadyButNotRestarted() async throws {
+        let directory = TemporaryDirectory()
+        let trigger = directory.path + "/database-down"
+        let host = try TestGatehouse(directory: directory) { config in
+            config.store.command = PluginTestSupport.executable("TestPlugin")
+            config.store.arguments = ["--role", "store", "--unavailable-when", trigger]
+            config.store.config = .object([:])
+        }
+        defer { host.stop() }
+        #expect(try host.request("GET", "/api/v1/status/ready").status == 200)
+        let pid = host.gatehouse.store.health.processes.first?.pid
+        #expect(FileManager.default.createFile(atPath: trigger, contents: nil))
+        #expect(try host.tokenRequest(id: "prom", secret: StoreFixtures.secret).status == 503)
+        let notReady = PluginTestSupport.eventually(timeout: .seconds(10)) {
+            (try? host.request("GET", "/api/v1/status/ready").status) == 503
+        }
+        #expect(notReady, "ready stayed 200 while the store answered unavailable")
+        // Several probe intervals: still the same process, never restarted.
+        try await Task.sleep(for: .seconds(5))
+        #expect(host.gatehouse.store.health.restarts == 0)
+        #expect(!host.sink.records.contains { $0.contains("plugin down; restarting") })
+        try FileManager.default.removeItem(atPath: trigger)
+        let ready = PluginTestSupport.eventually(timeout: .seconds(10)) {
+            (try? host.request("GET", "/api/v1/status/ready").status) == 200
+        }
+        #expect(ready)
+        #expect(host.gatehouse.store.health.processes.first?.pid == pid)
+        #expect(try host.tokenRequest(id: "prom", secret: StoreFixtures.secret).status == 401)
+        #expect(host.sink.records.contains { $0.contains("plugin healthy again") })
+    }
+
     @Test func anSQLiteFileWithAZeroedPageRefusesToStart() async throws {
         let directory = TemporaryDirectory()
         let host = try TestGatehouse(directory: directory)

@@ -6,7 +6,9 @@ import PluginProtocol
 /// "ready" while every token failed: the connection only counts a process as hung when nothing at all comes
 /// back. So the supervisor makes this call before it reports a process ready, and then every `interval`
 /// while it stays ready; an error, an answer of the wrong shape, or no answer within `timeout` ends the
-/// process like a crash (restart with backoff), and `/api/v1/status/ready` says not ready meanwhile.
+/// process like a crash (restart with backoff), and `/api/v1/status/ready` says not ready meanwhile. A
+/// ready process that answers a later probe with an error (its database is down) is reported unavailable
+/// instead, without a restart, until a probe passes again.
 public struct HealthProbe: Sendable {
     public var method: String
     public var params: JSONValue
@@ -35,13 +37,27 @@ public struct HealthProbe: Sendable {
     /// underneath a process that still answers (a hung policy is caught by its calls' timeouts).
     public static func standard(for role: PluginRole?) -> HealthProbe? { role == .store ? .store : nil }
 
+    /// Why a probe failed. A plugin that answered with an error (a store whose database is down says
+    /// `unavailable`) is alive and knows it cannot serve: restarting it would only spend the crash budget
+    /// during an outage and leave the slot in cooldown after the database is back. No answer (a timeout, a
+    /// lost connection) or an answer of the wrong shape means the process itself is broken.
+    struct Failure: Sendable, CustomStringConvertible {
+        let description: String
+        /// The plugin answered the probe with a JSON-RPC error.
+        let answeredWithError: Bool
+    }
+
     /// Calls the probe on `connection`; `completion` gets nil when healthy, else why not.
-    func run(on connection: PluginConnection, completion: @escaping @Sendable (String?) -> Void) {
+    func run(on connection: PluginConnection, completion: @escaping @Sendable (Failure?) -> Void) {
         let accepts = self.accepts
         connection.call(method: method, params: params, timeout: timeout) { outcome in
             switch outcome {
-            case .success(let result): completion(accepts(result) ? nil : "'\(method)' answered with a result of the wrong shape")
-            case .failure(let error): completion(error.description)
+            case .success(let result):
+                completion(accepts(result) ? nil : Failure(description: "'\(method)' answered with a result of the wrong shape",
+                                                           answeredWithError: false))
+            case .failure(let error):
+                if case .remote = error { return completion(Failure(description: error.description, answeredWithError: true)) }
+                completion(Failure(description: error.description, answeredWithError: false))
             }
         }
     }

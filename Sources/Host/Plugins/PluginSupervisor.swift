@@ -30,7 +30,15 @@ final class PluginSupervisor: Sendable {
         var lifecycle: PluginLifecycle
         var connection: PluginConnection?
         var connectionGeneration = 0
+        /// The generation whose process answered its last probe with an error, and that error: ready, but
+        /// reported unavailable until a probe passes (`HealthProbe.Failure.answeredWithError`).
+        var unhealthy: (generation: Int, reason: String)?
         var stopWaiters: [@Sendable () -> Void] = []
+
+        /// Ready, but its current process answered the last probe with an error.
+        var isUnhealthy: Bool {
+            lifecycle.isReady && unhealthy.map { $0.generation == connectionGeneration } == true
+        }
     }
     private let inner: Mutex<Inner>
 
@@ -67,7 +75,7 @@ final class PluginSupervisor: Sendable {
 
     var status: Status {
         inner.withLock { inner in
-            Status(state: inner.lifecycle.state.name,
+            Status(state: inner.isUnhealthy ? "unavailable" : inner.lifecycle.state.name,
                    pid: inner.lifecycle.isReady ? inner.connection?.process.pid : nil,
                    restarts: inner.lifecycle.restarts, lastFailure: inner.lifecycle.lastFailure,
                    inFlight: inner.connection?.inFlight ?? 0)
@@ -84,7 +92,7 @@ final class PluginSupervisor: Sendable {
             switch inner.lifecycle.state {
             case .idle: return "not started"
             case .starting: return "starting"
-            case .ready: return "ready"
+            case .ready: return inner.isUnhealthy ? "unavailable: \(inner.unhealthy?.reason ?? "")" : "ready"
             case .backingOff: return "restarting after: \(inner.lifecycle.lastFailure ?? "a failure")"
             case .failed: return "failed: \(inner.lifecycle.lastFailure ?? "too many crashes")"
             case .stopping, .stopped: return "stopped"
@@ -198,10 +206,32 @@ final class PluginSupervisor: Sendable {
             }
             guard let connection else { return }
             probe.run(on: connection) { [self] failure in
-                guard let failure else { return scheduleProbe(generation: generation) }
-                post(.connectionClosed(generation: generation, reason: "health probe failed: \(failure)"))
+                if let failure, !failure.answeredWithError {
+                    return post(.connectionClosed(generation: generation, reason: "health probe failed: \(failure)"))
+                }
+                recordProbe(generation: generation, error: failure?.description)
+                scheduleProbe(generation: generation)
             }
         }
+    }
+
+    /// Notes whether the ready process of `generation` answered its probe with an error, logging and
+    /// reporting each change between healthy and unavailable once.
+    private func recordProbe(generation: Int, error: String?) {
+        let changed = inner.withLock { inner -> Bool in
+            guard inner.connectionGeneration == generation else { return false }
+            let wasUnhealthy = inner.isUnhealthy
+            inner.unhealthy = error.map { (generation, $0) }
+            return wasUnhealthy != inner.isUnhealthy
+        }
+        guard changed else { return }
+        if let error {
+            logger.warning("plugin unavailable: its health probe answered with an error; not restarting it",
+                           ["error": .string(error)])
+        } else {
+            logger.info("plugin healthy again: its health probe passed")
+        }
+        onStateChange()
     }
 
     private func handshakeEvent(_ outcome: Result<JSONValue, PluginCallError>, generation: Int)

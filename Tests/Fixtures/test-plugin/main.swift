@@ -14,6 +14,9 @@ import PluginProtocol
 //        --stall-authenticate-when PATH   with --role store: answer the store calls the host makes on its own
 //                         like an empty store, except that once PATH exists `store.authenticate` is never
 //                         answered (a store that answers everything but authentication)
+//        --unavailable-when PATH   with --role store: like an empty store, except that while PATH exists
+//                         `store.authenticate` answers the error `unavailable` (-32005), as a store whose
+//                         database is down does
 
 let arguments = CommandLine.arguments
 func flag(_ name: String) -> Bool { arguments.contains(name) }
@@ -101,6 +104,15 @@ if let trigger = option("--stall-authenticate-when") {
     server.register(Method<JSONValue, JSONValue>("store.get")) { _ in ["client": .null] }
     server.registerConcurrent(Method<JSONValue, JSONValue>("store.authenticate")) { _ in
         while access(trigger, F_OK) == 0 { sleep(3600) }
+        return ["authenticated": false, "failure": "unknown_client"]
+    }
+}
+
+if let trigger = option("--unavailable-when") {
+    server.register(Method<JSONValue, JSONValue>("store.revocations")) { _ in ["revocations": .array([]), "last": 0] }
+    server.register(Method<JSONValue, JSONValue>("store.get")) { _ in ["client": .null] }
+    server.register(Method<JSONValue, JSONValue>("store.authenticate")) { _ in
+        if access(trigger, F_OK) == 0 { throw RPCError(.unavailable, "database unreachable") }
         return ["authenticated": false, "failure": "unknown_client"]
     }
 }
