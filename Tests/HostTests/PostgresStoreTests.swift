@@ -155,7 +155,7 @@ import Testing
             }
             // Well under the 5 s call timeout: the store answers at once, or the host does while it restarts the
             // store process its health probe took out of service (that hand-over can take a second under load).
-            #expect(ContinuousClock.now - start < .seconds(2), "a call with the database down took \(ContinuousClock.now - start)")
+            #expect(ContinuousClock.now - start < .seconds(2), "a call with the database down took \(ContinuousClock.now - start): \(sink.records.suffix(12).joined(separator: "\n"))")
         }
         try server.start()
         let back = ContinuousClock.now
