@@ -40,6 +40,7 @@ final class FileStoreBackend: StoreBackend, @unchecked Sendable {
         }
         let document = try Self.read(path)
         memory.replaceAll(clients: document.clients, revocations: document.revocations)
+        memory.replaceSigningKeys(document.signingKeys)
         loaded = identity
     }
 
@@ -51,6 +52,7 @@ final class FileStoreBackend: StoreBackend, @unchecked Sendable {
         do {
             let document = try Self.read(path)
             memory.replaceAll(clients: document.clients, revocations: document.revocations)
+            memory.replaceSigningKeys(document.signingKeys)
             loaded = identity
             reportedBroken = nil
             PluginLog.info("reloaded clients file", ["store.path": .string(path), "store.clients": .int(Int64(document.clients.count))])
@@ -93,6 +95,15 @@ final class FileStoreBackend: StoreBackend, @unchecked Sendable {
         try locked { try memory.revocations(after: after, now: now) }
     }
 
+    /// Hosts' public signing keys; a read-only file (a reviewed ConfigMap) keeps none.
+    var keepsSigningKeys: Bool { !readOnly }
+
+    func publishSigningKeys(_ keys: [HostPublicKey], now: Int64) throws {
+        try write { try memory.publishSigningKeys(keys, now: now) }
+    }
+
+    func signingKeys(now: Int64) throws -> [HostPublicKey] { try locked { try memory.signingKeys(now: now) } }
+
     // MARK: - Writing
 
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
@@ -121,14 +132,17 @@ final class FileStoreBackend: StoreBackend, @unchecked Sendable {
                 throw RPCError(.storageFailure, "\(path) is broken, refusing to overwrite it: \(error)")
             }
             memory.replaceAll(clients: document.clients, revocations: document.revocations)
+            memory.replaceSigningKeys(document.signingKeys)
         }
-        let snapshot = (Array(memory.clients.values), memory.revocationLog)
+        let snapshot = (Array(memory.clients.values), memory.revocationLog, Array(memory.publishedKeys.values))
         let result: T
         do {
             result = try change()
-            try writeFile(FileStoreDocument(clients: Array(memory.clients.values), revocations: memory.revocationLog))
+            try writeFile(FileStoreDocument(clients: Array(memory.clients.values), revocations: memory.revocationLog,
+                                            signingKeys: Array(memory.publishedKeys.values)))
         } catch {
             memory.replaceAll(clients: snapshot.0, revocations: snapshot.1)  // Nothing half-applied stays in memory.
+            memory.replaceSigningKeys(snapshot.2)
             throw error
         }
         loaded = Self.identity(path)

@@ -10,19 +10,25 @@ import StoreKit
 ///                "defaultScopes": ["metrics"], "enabled": true, "createdAt": 1764000000, "updatedAt": 1764000000,
 ///                "instance": "q3Zs0nGk2xR8yT1w",
 ///                "secrets": [{"verifier": "sha256-salted-v1$…$…", "createdAt": 1764000000}]}],
-///   "revocations": [{"seq": 1, "jti": "…", "clientId": "prometheus", "expiresAt": 1764003600}]
+///   "revocations": [{"seq": 1, "jti": "…", "clientId": "prometheus", "expiresAt": 1764003600}],
+///   "signingKeys": [{"kid": "…", "alg": "RS256", "jwk": {"kty": "RSA", "n": "…", "e": "AQAB"}, "notBefore": …, "notAfter": …}]
 /// }
 /// ```
-/// Only verifiers (salted hashes) are stored, never secrets.
+/// Only verifiers (salted hashes) are stored, never secrets; `signingKeys` (hosts' public keys, written by
+/// the hosts, present only once one publishes) holds public JWK members only.
 struct FileStoreDocument {
     static let version: Int64 = 1
 
     var clients: [StoredClient] = []
     var revocations: [(seq: Int64, tokenID: String, clientID: String, expiresAt: Int64)] = []
+    var signingKeys: [HostPublicKey] = []
 
-    init(clients: [StoredClient] = [], revocations: [(seq: Int64, tokenID: String, clientID: String, expiresAt: Int64)] = []) {
+    init(clients: [StoredClient] = [], revocations: [(seq: Int64, tokenID: String, clientID: String, expiresAt: Int64)] = [],
+         signingKeys: [HostPublicKey] = [])
+    {
         self.clients = clients
         self.revocations = revocations
+        self.signingKeys = signingKeys
     }
 
     /// Reads and validates a document; errors say where (line and column, or which client and field).
@@ -66,6 +72,9 @@ struct FileStoreDocument {
                     throw JSONShapeError("revocations[\(index)]: \(error)")
                 }
             }
+            for (index, entry) in (reader.members["signingKeys"]?.arrayValue ?? []).enumerated() {
+                do { signingKeys.append(try HostPublicKey(json: entry)) } catch { throw JSONShapeError("signingKeys[\(index)]: \(error.message)") }
+            }
         } catch let error as JSONShapeError {
             throw RPCError(.storageFailure, error.message)
         } catch {
@@ -74,13 +83,17 @@ struct FileStoreDocument {
     }
 
     var text: String {
-        let document: JSONValue = [
+        var document: JSONValue = [
             "version": .int(Self.version),
             "clients": .array(clients.sorted { $0.record.id < $1.record.id }.map(Self.json)),
             "revocations": .array(revocations.map {
                 ["seq": .int($0.seq), "jti": .string($0.tokenID), "clientId": .string($0.clientID), "expiresAt": .int($0.expiresAt)]
             }),
         ]
+        if !signingKeys.isEmpty, case .object(var members) = document {
+            members["signingKeys"] = .array(signingKeys.sorted { $0.keyID < $1.keyID }.map(\.json))
+            document = .object(members)
+        }
         return JSONWriter.pretty(document)
     }
 

@@ -63,6 +63,11 @@ public final class MemoryStoreBackend: StoreBackend {
         publishedKeys.values.filter { $0.notAfter > now }.sorted { $0.keyID < $1.keyID }
     }
 
+    /// Replaces the published signing keys (file-store reloads).
+    public func replaceSigningKeys(_ keys: [HostPublicKey]) {
+        publishedKeys = Dictionary(keys.map { ($0.keyID, $0) }, uniquingKeysWith: { _, last in last })
+    }
+
     /// Replaces everything (file-store reloads).
     public func replaceAll(clients: [StoredClient], revocations: [(seq: Int64, tokenID: String, clientID: String, expiresAt: Int64)]) {
         self.clients = Dictionary(clients.map { ($0.record.id, $0) }, uniquingKeysWith: { _, last in last })

@@ -43,6 +43,14 @@ import Testing
             """)
     }
 
+    /// The same on one writable file-store file, which its watcher reloads and announces.
+    @Test func hostsOnOneFileStoreFileVerifyEachOthersTokensAndRotations() throws {
+        let shared = TemporaryDirectory()
+        try twoHosts(config: """
+            {"plugins": {"store": {"command": "gatehouse-file-store", "config": {"path": "\(shared.path)/clients.json", "reloadMs": 100}}}}
+            """)
+    }
+
     /// The same on PostgreSQL: a publication reaches the other host through the change log's NOTIFY.
     @Test func hostsOnOnePostgreSQLDatabaseVerifyEachOthersTokensAndRotations() throws {
         let database = try PostgresServer()
@@ -62,6 +70,8 @@ import Testing
         let scraper = try (id: #require(client["client_id"]?.stringValue), secret: #require(client["client_secret"]?.stringValue))
 
         // Each host made its own keys; none was copied.
+        // file-store hosts see the CLI's new client after their next reload.
+        #expect(PluginTestSupport.eventually(timeout: .seconds(10)) { (try? accessToken(a, scraper)) != nil })
         let fromA = try accessToken(a, scraper)
         let kidA = try #require(try kid(fromA))
         #expect(PluginTestSupport.eventually(timeout: .seconds(10)) { accepts(b, fromA) }, "B verifies A's token:\n\(b.log)")

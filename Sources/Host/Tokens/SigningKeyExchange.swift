@@ -26,6 +26,8 @@ final class SigningKeyExchange: Sendable {
         var readPending = true
         var readAt: Int64 = 0
         var busy = false
+        /// After a failed call: nothing is tried before this (a store that is down is not asked every second).
+        var retryAt: Int64 = 0
         var installed: [HostPublicKey] = []
     }
     private let state = Mutex(State())
@@ -51,7 +53,7 @@ final class SigningKeyExchange: Sendable {
         let shape = own.map { "\($0.keyID) \($0.notBefore) \(ring.key(id: $0.keyID)?.retiredAt ?? 0)" }
         enum Step { case publish, read, none }
         let step: Step = state.withLock { state in
-            guard !state.busy, state.supported != false else { return .none }
+            guard !state.busy, state.supported != false, now >= state.retryAt else { return .none }
             if !own.isEmpty, state.publishedShape != shape || now - state.publishedAt >= Self.republish { state.busy = true; return .publish }
             if state.readPending || now - state.readAt >= Self.refresh { state.busy = true; state.readPending = false; return .read }
             return .none
@@ -60,20 +62,20 @@ final class SigningKeyExchange: Sendable {
         case .none: return
         case .publish:
             store.call(HostSigningKeys.publish, PublishSigningKeysParams(keys: own)) { [self] outcome in
-                finish(outcome.map { _ in () }) { state in
+                finish(outcome.map { _ in () }, now: now) { state in
                     state.publishedShape = shape
                     state.publishedAt = now
                 }
             }
         case .read:
             store.call(HostSigningKeys.list, Empty()) { [self] outcome in
-                finish(outcome.map { _ in () }) { $0.readAt = now }
+                finish(outcome.map { _ in () }, now: now) { $0.readAt = now }
                 if case .success(let result) = outcome { install(result.keys.filter { ring.key(id: $0.keyID) == nil && $0.notAfter > now }) }
             }
         }
     }
 
-    private func finish(_ outcome: Result<Void, PluginCallError>, _ done: (inout State) -> Void) {
+    private func finish(_ outcome: Result<Void, PluginCallError>, now: Int64, _ done: (inout State) -> Void) {
         state.withLock { state in
             state.busy = false
             switch outcome {
@@ -84,7 +86,8 @@ final class SigningKeyExchange: Sendable {
                 if state.supported == nil { logger.info("the store keeps no signing keys: this host shares none (fine for a single host)") }
                 state.supported = false
             case .failure(let error):
-                state.readPending = true  // Try again next tick.
+                state.readPending = true
+                state.retryAt = now + 5
                 logger.warning("cannot share signing keys through the store", ["error": .string(error.description)])
             }
         }
