@@ -69,8 +69,9 @@ final class SigningKeyExchange: Sendable {
             }
         case .read:
             store.call(HostSigningKeys.list, Empty()) { [self] outcome in
-                finish(outcome.map { _ in () }, now: now) { $0.readAt = now }
+                // Installed before the call counts as done, so two reads never install out of order.
                 if case .success(let result) = outcome { install(result.keys.filter { ring.key(id: $0.keyID) == nil && $0.notAfter > now }) }
+                finish(outcome.map { _ in () }, now: now) { $0.readAt = now }
             }
         }
     }
