@@ -17,8 +17,8 @@ import Testing
     }
 
     /// Feeds `text` in chunks of `chunk` bytes, like a connection would, and collects what comes out.
-    private func parse(_ text: String, chunk: Int = .max) -> [Outcome] {
-        var parser = HTTPRequestParser(limits: limits())
+    private func parse(_ text: String, limits: HTTPLimits? = nil, chunk: Int = .max) -> [Outcome] {
+        var parser = HTTPRequestParser(limits: limits ?? self.limits())
         var buffer: [UInt8] = []
         var start = 0
         var outcomes: [Outcome] = []
@@ -163,6 +163,28 @@ import Testing
             return
         }
         #expect(error.status == 414)
+    }
+
+    /// RFC 9112 §3: a request line over 8 KiB is 414 even when the head is also over the header limit and
+    /// arrives in one read (it was 431 then, and 414 only byte by byte).
+    @Test func aLongRequestLineIs414InOneBufferAndByteByByte() {
+        var big = HTTPLimits()
+        big.maxHeaderBytes = 16 * 1024
+        let longLine = "GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\nHost: x\r\n"
+        for text in [longLine + "\r\n", longLine + "X: " + String(repeating: "b", count: 9000) + "\r\n\r\n", longLine] {
+            #expect(parse(text, limits: big) == [.failure(414)], "one buffer")
+            #expect(parse(text, limits: big, chunk: 1) == [.failure(414)], "byte by byte")
+            #expect(parse(text, limits: big, chunk: 4096) == [.failure(414)], "4 KiB reads")
+        }
+        // Headers over the limit behind a short request line stay 431.
+        let longHeaders = "GET / HTTP/1.1\r\nHost: x\r\nX: " + String(repeating: "b", count: 17_000) + "\r\n\r\n"
+        #expect(parse(longHeaders, limits: big) == [.failure(431)])
+        #expect(parse(longHeaders, limits: big, chunk: 1) == [.failure(431)])
+        // A request line of exactly 8 KiB is still accepted.
+        let target = "/" + String(repeating: "a", count: 8 * 1024 - "GET  HTTP/1.1".count - 1)
+        let exact = "GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n"
+        #expect(parse(exact, limits: big) == [.request(method: "GET", target: target, body: "")])
+        #expect(parse(exact, limits: big, chunk: 1) == [.request(method: "GET", target: target, body: "")])
     }
 
     @Test func leadingEmptyLinesAreIgnored() {

@@ -47,10 +47,9 @@ public struct HTTPRequestParser: Sendable {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[consumed...])
             switch state {
             case .head(let scanned):
+                if let error = requestLineTooLong(rest) { return (consumed, .failure(error)) }
                 guard let end = Self.find(crlfcrlf: rest, from: max(0, scanned - 3)) else {
-                    if rest.count > limits.maxHeaderBytes {
-                        return (consumed, .failure(Self.requestLineTooLong(rest) ?? HTTPError(431, "request headers too large")))
-                    }
+                    if rest.count > limits.maxHeaderBytes { return (consumed, .failure(HTTPError(431, "request headers too large"))) }
                     state = .head(scanned: rest.count)
                     return (consumed, .needMore)
                 }
@@ -395,9 +394,16 @@ public struct HTTPRequestParser: Sendable {
         return digits > 0 ? size : nil
     }
 
-    /// A head over the limit whose first line alone is already too long gets 414, not 431.
-    private static func requestLineTooLong(_ bytes: UnsafeRawBufferPointer) -> HTTPError? {
-        let firstLineEnd = find(crlf: bytes) ?? bytes.count
-        return firstLineEnd > maxRequestLineBytes ? HTTPError(414, "request target too long") : nil
+    /// RFC 9112 §3: a request line over 8 KiB gets 414, however the head arrives: in one read with more
+    /// headers than `maxHeaderBytes` behind it (that was 431), byte by byte, or never ending. Judged as the bytes
+    /// come: 414 when the line passes 8 KiB before the head passes `maxHeaderBytes`, so a limit below 8 KiB
+    /// still gets 431 first. At most one empty line can precede it (two would end the head).
+    private func requestLineTooLong(_ bytes: UnsafeRawBufferPointer) -> HTTPError? {
+        let limit = Self.maxRequestLineBytes
+        let lineStart = bytes.count >= 2 && bytes[0] == 0x0D && bytes[1] == 0x0A ? 2 : 0
+        guard lineStart + limit < bytes.count, lineStart + limit <= limits.maxHeaderBytes,
+            Self.index(of: 0x0D, in: UnsafeRawBufferPointer(rebasing: bytes[lineStart...(lineStart + limit)]), from: 0) == nil
+        else { return nil }
+        return HTTPError(414, "request target too long")
     }
 }
