@@ -2,8 +2,8 @@ import Glibc
 import Synchronization
 import SystemShims
 
-/// One epoll loop on its own thread: accepts from its own listener, reads, parses, dispatches requests,
-/// writes responses and enforces timeouts for the connections it accepted.
+/// One epoll loop on its own thread: readiness, a task queue woken by an eventfd, accepting, and the system calls
+/// of the connections it accepted. What a connection does next is decided by its `ConnectionStateMachine`.
 ///
 /// All connection state is confined to the loop's thread. The only ways in from other threads are
 /// `execute` (a locked queue plus an eventfd wake-up) and the atomic flags read by `run`.
@@ -18,6 +18,7 @@ final class EventLoop: @unchecked Sendable {
     private let responder: any HTTPResponder
     private let observer: any HTTPObserver
     private let connectionCount: ConnectionCounter
+    private let addressCount: AddressConnectionCounter
     private let balancer: ConnectionBalancer
     /// This loop's place in `balancer`.
     private let index: Int
@@ -33,13 +34,15 @@ final class EventLoop: @unchecked Sendable {
     private let finished = Atomic<Bool>(false)
 
     init(listenFD: Int32, limits: HTTPLimits, responder: any HTTPResponder, observer: any HTTPObserver,
-         connectionCount: ConnectionCounter, balancer: ConnectionBalancer, index: Int) throws(Socket.Failure)
+         connectionCount: ConnectionCounter, addressCount: AddressConnectionCounter, balancer: ConnectionBalancer,
+         index: Int) throws(Socket.Failure)
     {
         self.listenFD = listenFD
         self.limits = limits
         self.responder = responder
         self.observer = observer
         self.connectionCount = connectionCount
+        self.addressCount = addressCount
         self.balancer = balancer
         self.index = index
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -72,10 +75,9 @@ final class EventLoop: @unchecked Sendable {
             draining = true
             drainDeadline = .now() + grace
             epoll_ctl(epollFD, EPOLL_CTL_DEL, listenFD, nil)
-            for case let connection? in connections where connection.phase == .reading && connection.parser.isIdle
-                && connection.bufferedInput == 0
-            {
-                closeConnection(connection)
+            for case let connection? in connections {
+                connection.machine.handle(.drain, now: .now())
+                drive(connection)
             }
         }
     }
@@ -95,8 +97,7 @@ final class EventLoop: @unchecked Sendable {
                 } else if fd == wakeFD {
                     runTasks()
                 } else if let connection = connection(for: fd) {
-                    if flags & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 { readable(connection) }
-                    if flags & EPOLLOUT.rawValue != 0, self.connection(for: fd) === connection { writable(connection) }
+                    ready(connection, flags: flags)
                 }
             }
             let now = MonotonicTime.now()
@@ -137,18 +138,18 @@ final class EventLoop: @unchecked Sendable {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 return  // EAGAIN: all taken. EMFILE and friends: try again on the next wake-up.
             }
+            let remoteAddress = Socket.address(of: address)
             guard connectionCount.tryAcquire(limit: limits.maxConnections) else {
-                // Counted first, so the metric never lags what the client has already seen.
-                observer.connectionRefused(reason: "max_connections")
-                // Over the limit: a short answer beats a silent reset (RFC 9110 §15.6.4).
-                let refusal = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n".utf8)
-                _ = refusal.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                close(fd)
+                refuse(fd, reason: "max_connections")
+                continue
+            }
+            guard addressCount.tryAcquire(remoteAddress, limit: limits.maxConnectionsPerAddress) else {
+                connectionCount.release()
+                refuse(fd, reason: "max_connections_per_address")
                 continue
             }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let remoteAddress = Socket.address(of: address)
             // One loop may wake for a whole burst of connections (EPOLLEXCLUSIVE wakes one waiter); left there,
             // a benchmark's 32 connections can all land on one loop and leave the other core idle. Each goes
             // to the loop with the fewest open connections instead.
@@ -161,11 +162,19 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
+    private func refuse(_ fd: Int32, reason: String) {
+        // Counted first, so the metric never lags what the client has already seen.
+        observer.connectionRefused(reason: reason)
+        // Over the limit: a short answer beats a silent reset (RFC 9110 §15.6.4).
+        let refusal = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n".utf8)
+        _ = refusal.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        close(fd)
+    }
+
     /// Takes over an accepted connection; on the loop thread. `balancer` already counts it for this loop.
     private func adopt(_ fd: Int32, remoteAddress: String) {
         guard !draining else {
-            balancer.release(index)
-            connectionCount.release()
+            release(remoteAddress)
             close(fd)
             return
         }
@@ -178,69 +187,40 @@ final class EventLoop: @unchecked Sendable {
         watch(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue, add: true)
     }
 
-    // MARK: - Reading and dispatch
+    // MARK: - Connections
 
-    private func readable(_ connection: HTTPConnection) {
-        while true {
-            let count = scratch.withUnsafeMutableBytes { read(connection.fd, $0.baseAddress, $0.count) }
-            if count > 0 {
-                connection.input.append(contentsOf: scratch[0..<count])
-                connection.lastActivity = .now()
-                if count < scratch.count { break }
-                continue
-            }
-            if count < 0 && errno == EINTR { continue }
-            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
-            // End of stream or a socket error.
-            if count < 0 || connection.phase != .awaitingResponse {
-                if connection.phase == .closing && count == 0 {
-                    setReadInterest(connection, false)
-                    return
-                }
-                return closeConnection(connection)
-            }
-            // Half-close after sending a request: answer it, then close.
-            connection.peerClosed = true
-            setReadInterest(connection, false)
-            return
+    private func ready(_ connection: HTTPConnection, flags: UInt32) {
+        let now = MonotonicTime.now()
+        if flags & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
+            // Reset, or both directions shut: nobody is left to answer.
+            connection.machine.handle(.failed, now: now)
+        } else {
+            if flags & EPOLLOUT.rawValue != 0 { connection.machine.handle(.writable, now: now) }
+            if flags & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0 { connection.read(into: &scratch) }
         }
-        process(connection)
+        drive(connection)
     }
 
-    private func process(_ connection: HTTPConnection) {
-        guard !connection.processing else { return }
-        connection.processing = true
-        defer { connection.processing = false }
-        while connection.phase == .reading {
-            let (consumed, event) = connection.input.withUnsafeBytes { raw in
-                connection.parser.parse(UnsafeRawBufferPointer(rebasing: raw[connection.inputStart...]))
-            }
-            connection.inputStart += consumed
-            switch event {
-            case .needMore:
-                if connection.requestStartedAt == nil && (!connection.parser.isIdle || connection.bufferedInput > 0) {
-                    connection.requestStartedAt = .now()
-                }
-                connection.compactInput()
-                return
-            case .continueNeeded:
-                // RFC 9110 §10.1.1: tell the client to send the body it is holding back.
-                connection.output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
-                guard connection.flush() else { return closeConnection(connection) }
-            case .request(let request):
-                connection.requestStartedAt = nil
-                connection.phase = .awaitingResponse
-                connection.current = request
-                let context = RequestContext(remoteAddress: connection.remoteAddress, receivedAt: .now())
-                connection.currentContext = context
+    /// Carries out the machine's actions until it waits for the network or a handler.
+    private func drive(_ connection: HTTPConnection) {
+        // A response delivered synchronously from inside `dispatch` is picked up by the loop below.
+        guard !connection.machine.isProcessing else { return }
+        while let action = connection.machine.nextAction(now: .now(), date: date.now()) {
+            switch action {
+            case .dispatch(let request, let context):
                 dispatch(request, context: context, to: connection)
-                if connection.phase == .awaitingResponse && connection.bufferedInput > limits.maxHeaderBytes + limits.maxBodyBytes {
-                    setReadInterest(connection, false)  // A pipelined flood waits in the kernel, not here.
-                }
-            case .failure(let error):
-                let context = RequestContext(remoteAddress: connection.remoteAddress, receivedAt: .now())
-                finish(connection, request: nil, context: context, response: .error(error), close: true)
-                return
+            case .send:
+                connection.send(now: .now())
+            case .watch(let read, let write):
+                var events: UInt32 = read ? EPOLLIN.rawValue | EPOLLRDHUP.rawValue : 0
+                if write { events |= EPOLLOUT.rawValue }
+                watch(connection.fd, events: events, add: false)
+            case .completed(let request, let response, let context):
+                observer.requestCompleted(request, response, context: context, duration: MonotonicTime.now().since(context.receivedAt))
+            case .shutdownWrite:
+                shutdown(connection.fd, Int32(SHUT_WR))
+            case .close:
+                return closeConnection(connection)
             }
         }
     }
@@ -263,58 +243,15 @@ final class EventLoop: @unchecked Sendable {
 
     private func deliver(_ response: HTTPResponse, fd: Int32, serial: UInt64) {
         // The connection may have closed (timeout, reset) while the handler worked; drop the answer then.
-        guard let connection = connection(for: fd), connection.serial == serial,
-            connection.phase == .awaitingResponse, let request = connection.current, let context = connection.currentContext
-        else { return }
-        let close = !request.keepAlive || draining || connection.peerClosed
-        finish(connection, request: request, context: context, response: response, close: close)
-        guard connection.phase == .reading, self.connection(for: fd) === connection else { return }
-        setReadInterest(connection, true)
-        process(connection)
+        guard let connection = connection(for: fd), connection.serial == serial else { return }
+        connection.machine.handle(.responded(response, date: date.now()), now: .now())
+        drive(connection)
     }
-
-    private func finish(_ connection: HTTPConnection, request: HTTPRequest?, context: RequestContext,
-                        response: HTTPResponse, close: Bool)
-    {
-        response.write(into: &connection.output, version: request?.version ?? .http11, date: date.now(), close: close,
-                       headOnly: request?.method == "HEAD")
-        connection.current = nil
-        connection.currentContext = nil
-        connection.phase = close ? .closing : .reading
-        observer.requestCompleted(request, response, context: context, duration: MonotonicTime.now().since(context.receivedAt))
-        guard connection.flush() else { return closeConnection(connection) }
-        if connection.hasPendingOutput {
-            setWriteInterest(connection, true)
-        } else if close {
-            closeConnection(connection)
-        }
-    }
-
-    private func writable(_ connection: HTTPConnection) {
-        guard connection.flush() else { return closeConnection(connection) }
-        guard !connection.hasPendingOutput else { return }
-        setWriteInterest(connection, false)
-        if connection.phase == .closing { closeConnection(connection) }
-    }
-
-    // MARK: - Timeouts
 
     private func sweepTimeouts(now: MonotonicTime) {
         for case let connection? in connections {
-            if let started = connection.requestStartedAt, connection.phase == .reading,
-                now.since(started) > limits.headerTimeout
-            {
-                // Slow or stalled client (slowloris): 408 and close (RFC 9110 §15.5.9).
-                let context = RequestContext(remoteAddress: connection.remoteAddress, receivedAt: now)
-                finish(connection, request: nil, context: context,
-                       response: .error(HTTPError(408, "request not received in time")), close: true)
-            } else if connection.phase == .reading, connection.requestStartedAt == nil, !connection.hasPendingOutput,
-                now.since(connection.lastActivity) > limits.idleTimeout
-            {
-                closeConnection(connection)
-            } else if connection.phase == .closing, now.since(connection.lastActivity) > limits.idleTimeout {
-                closeConnection(connection)  // A client that never reads its last response.
-            }
+            connection.machine.handle(.tick(date: date.now()), now: now)
+            drive(connection)
         }
     }
 
@@ -329,6 +266,11 @@ final class EventLoop: @unchecked Sendable {
         connections[Int(connection.fd)] = nil
         epoll_ctl(epollFD, EPOLL_CTL_DEL, connection.fd, nil)
         close(connection.fd)
+        release(connection.remoteAddress)
+    }
+
+    private func release(_ remoteAddress: String) {
+        addressCount.release(remoteAddress, limit: limits.maxConnectionsPerAddress)
         connectionCount.release()
         balancer.release(index)
     }
@@ -343,76 +285,10 @@ final class EventLoop: @unchecked Sendable {
         for task in pending { task() }
     }
 
-    private func setReadInterest(_ connection: HTTPConnection, _ on: Bool) {
-        guard connection.watchingRead != on, !(on && connection.peerClosed) else { return }
-        connection.watchingRead = on
-        updateInterest(connection)
-    }
-
-    private func setWriteInterest(_ connection: HTTPConnection, _ on: Bool) {
-        guard connection.watchingWrite != on else { return }
-        connection.watchingWrite = on
-        updateInterest(connection)
-    }
-
-    private func updateInterest(_ connection: HTTPConnection) {
-        var events = EPOLLRDHUP.rawValue
-        if connection.watchingRead { events |= EPOLLIN.rawValue }
-        if connection.watchingWrite { events |= EPOLLOUT.rawValue }
-        watch(connection.fd, events: events, add: false)
-    }
-
     private func watch(_ fd: Int32, events: UInt32, add: Bool) {
         var event = epoll_event()
         event.events = events
         event.data.u64 = UInt64(UInt32(bitPattern: fd))
         epoll_ctl(epollFD, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event)
     }
-}
-
-/// Which loop serves each new connection: the one with the fewest open connections, the accepting loop on a tie.
-/// Consulted once per connection (accept and close), never per request.
-final class ConnectionBalancer: Sendable {
-    private struct State {
-        var loops: [EventLoop] = []
-        var open: [Int]
-    }
-    private let state: Mutex<State>
-
-    init(loopCount: Int) { state = Mutex(State(open: [Int](repeating: 0, count: loopCount))) }
-
-    /// Called once, with the loops in index order, before any of them runs.
-    func register(_ loops: [EventLoop]) { state.withLock { $0.loops = loops } }
-
-    /// Picks the loop for a new connection and counts the connection for it.
-    func assign(preferring preferred: Int) -> EventLoop {
-        state.withLock { state in
-            var best = preferred
-            for index in state.open.indices where state.open[index] < state.open[best] { best = index }
-            state.open[best] += 1
-            return state.loops[best]
-        }
-    }
-
-    func release(_ index: Int) { state.withLock { $0.open[index] -= 1 } }
-
-    func openConnections(on index: Int) -> Int { state.withLock { $0.open[index] } }
-}
-
-/// Open connections across all loops, against `maxConnections`.
-final class ConnectionCounter: Sendable {
-    private let count = Atomic<Int>(0)
-
-    func tryAcquire(limit: Int) -> Bool {
-        let previous = count.wrappingAdd(1, ordering: .relaxed).oldValue
-        if previous >= limit {
-            count.wrappingSubtract(1, ordering: .relaxed)
-            return false
-        }
-        return true
-    }
-
-    func release() { count.wrappingSubtract(1, ordering: .relaxed) }
-
-    var current: Int { count.load(ordering: .relaxed) }
 }

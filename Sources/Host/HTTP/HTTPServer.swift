@@ -8,6 +8,7 @@ public final class HTTPServer: Sendable {
     private let loops: [EventLoop]
     private let listenFD: Int32
     private let connectionCount = ConnectionCounter()
+    private let addressCount = AddressConnectionCounter()
     private let balancer: ConnectionBalancer
 
     /// Binds at once (so a taken port fails here, before plugins start) and starts serving.
@@ -20,7 +21,8 @@ public final class HTTPServer: Sendable {
         var loops: [EventLoop] = []
         for index in 0..<threads {
             loops.append(try EventLoop(listenFD: listener.fd, limits: limits, responder: responder, observer: observer,
-                                       connectionCount: connectionCount, balancer: balancer, index: index))
+                                       connectionCount: connectionCount, addressCount: addressCount, balancer: balancer,
+                                       index: index))
         }
         balancer.register(loops)
         self.host = host
