@@ -6,28 +6,17 @@ import Testing
 
 @Suite(.serialized) struct ManyConnectionsTests {
     /// 10,000 connections attempted against a limit of 5,000: the rest are answered 503 and closed, the host
-    /// stays up, and once they go, service and file descriptors are back to normal.
+    /// stays up, and once they go, service and file descriptors are back to normal. (All come from 127.0.0.1,
+    /// so the per-address cap is off here: this is about the global limit.)
     @Test func tenThousandConnections() throws {
-        let gatehouse = try ServedGatehouse(config: #"{"http": {"max_connections": 5000}, "access_log": false}"#)
+        let gatehouse = try ServedGatehouse(config: #"{"http": {"max_connections": 5000, "max_connections_per_address": 0}, "access_log": false}"#)
         defer { gatehouse.stop() }
         let client = try gatehouse.addClient(name: "watcher")
         let fdsBefore = try openDescriptors(of: gatehouse)
         var sockets: [Int32] = []
         defer { sockets.forEach { close($0) } }
         for _ in 0..<10_000 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = gatehouse.port.bigEndian
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else {
-                close(fd)
-                continue
-            }
-            sockets.append(fd)
+            if let fd = connectSocket(port: gatehouse.port) { sockets.append(fd) }
         }
         #expect(sockets.count > 9_000, "only \(sockets.count) connects went through")
         // The host accepts up to its limit and answers the rest with a 503 before closing them.
@@ -47,6 +36,74 @@ import Testing
         let refusedCount = try gatehouse.metric(#"gatehouse_http_connections_refused_total{reason="max_connections"}"#, as: client) ?? 0
         #expect(refusedCount >= 4_000, "refused \(refusedCount)")
         #expect(PluginTestSupport.eventually(timeout: .seconds(20)) { ((try? openDescriptors(of: gatehouse)) ?? .max) <= fdsBefore + 10 })
+    }
+
+    /// The default cap of 1,000 connections per address: 2,000 idle connections from 127.0.0.1 cannot lock out a
+    /// client from 127.0.0.2 (issue 13: 10,000 from one address locked everyone out).
+    @Test func oneAddressCannotTakeEveryConnection() throws {
+        let gatehouse = try ServedGatehouse(config: #"{"access_log": false}"#)
+        defer { gatehouse.stop() }
+        let client = try gatehouse.addClient(name: "other")
+        var sockets: [Int32] = []
+        defer { sockets.forEach { close($0) } }
+        for _ in 0..<2_000 {
+            if let fd = connectSocket(port: gatehouse.port) { sockets.append(fd) }
+        }
+        #expect(sockets.count > 1_900, "only \(sockets.count) connects went through")
+        let refused = PluginTestSupport.eventually(timeout: .seconds(20)) {
+            var buffer = [UInt8](repeating: 0, count: 64)
+            return sockets.suffix(100).allSatisfy { fd in
+                var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&descriptor, 1, 0) == 1 else { return false }
+                return recv(fd, &buffer, buffer.count, Int32(MSG_PEEK)) > 0 && String(decoding: buffer, as: UTF8.self).hasPrefix("HTTP/1.1 503")
+            }
+        }
+        #expect(refused, "connections past 1,000 from one address were not refused with 503")
+        // Another address is served while the first one holds its 1,000.
+        let other = try #require(connectSocket(port: gatehouse.port, from: "127.0.0.2"))
+        defer { close(other) }
+        let request = Array("GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(other, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(other, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = recv(other, &buffer, buffer.count, 0)
+        #expect(count > 0 && String(decoding: buffer[0..<max(0, count)], as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+        sockets.forEach { close($0) }
+        sockets = []
+        let perAddress = PluginTestSupport.eventually(timeout: .seconds(20)) {
+            ((try? gatehouse.metric(#"gatehouse_http_connections_refused_total{reason="max_connections_per_address"}"#, as: client)) ?? nil) ?? 0 >= 900
+        }
+        #expect(perAddress, "refusals were not counted under reason max_connections_per_address")
+    }
+
+    /// A blocking TCP connection to 127.0.0.1:`port`, from `source` if given.
+    private func connectSocket(port: UInt16, from source: String? = nil) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                close(fd)
+                return nil
+            }
+        }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
     }
 
     private func openDescriptors(of gatehouse: ServedGatehouse) throws -> Int {

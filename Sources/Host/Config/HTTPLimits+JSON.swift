@@ -10,8 +10,13 @@ extension HTTPLimits {
         maxBodyBytes = Int(try reader.optionalInt("max_body_bytes") ?? Int64(maxBodyBytes))
         if let ms = try reader.optionalInt("header_timeout_ms") { headerTimeout = .milliseconds(ms) }
         if let ms = try reader.optionalInt("idle_timeout_ms") { idleTimeout = .milliseconds(ms) }
+        maxConnectionsPerAddress = Int(try reader.optionalInt("max_connections_per_address") ?? Int64(maxConnectionsPerAddress))
+        maxOutputBytes = Int(try reader.optionalInt("max_output_bytes") ?? Int64(maxOutputBytes))
+        if let ms = try reader.optionalInt("write_timeout_ms") { writeTimeout = .milliseconds(ms) }
         guard (0...256).contains(threads), (1...1_000_000).contains(maxConnections),
-            (1024...1_048_576).contains(maxHeaderBytes), (0...16_777_216).contains(maxBodyBytes)
+            (1024...1_048_576).contains(maxHeaderBytes), (0...16_777_216).contains(maxBodyBytes),
+            (0...1_000_000).contains(maxConnectionsPerAddress), (4096...16_777_216).contains(maxOutputBytes),
+            writeTimeout > .zero
         else { throw JSONShapeError("http limits out of range (see Docs/configuration.md)") }
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import SystemShims
 
 /// One client connection: its socket and its state machine. Owned by one event loop and touched only on its
 /// thread; the loop does the system calls, the machine decides (ConnectionStateMachine.swift).
