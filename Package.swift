@@ -16,9 +16,12 @@ let package = Package(
     ],
     targets: [
         // Wire types, line codec and the serve loop shared by the host and every Swift plugin.
-        .target(name: "PluginProtocol"),
+        .target(name: "PluginProtocol", dependencies: ["JSON"]),
+        // JSON values, the parser and writer, strict config reading and descriptor writes: what the HTTP server,
+        // config, logging and tokens need without knowing anything of plugins. PluginProtocol re-exports it.
+        .target(name: "JSON"),
         // The host: HTTP server, OAuth endpoints, tokens, auth, metrics and the plugin supervisor.
-        .target(name: "Host", dependencies: ["PluginProtocol", "CryptoPrimitives", "JOSE", "SystemShims"]),
+        .target(name: "Host", dependencies: ["JSON", "PluginProtocol", "CryptoPrimitives", "JOSE", "SystemShims"]),
         // SHA-256, HMAC (hashed by libcrypto), base64, constant-time comparison and the CSPRNG: shared by the
         // host and the stores.
         .target(name: "CryptoPrimitives", dependencies: ["SystemShims", "CLibCrypto"]),

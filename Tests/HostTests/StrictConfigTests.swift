@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+@testable import JSON
 @testable import PluginProtocol
 import Testing
 @testable import Host

@@ -1,4 +1,4 @@
-import PluginProtocol
+import JSON
 
 extension HTTPLimits {
     /// Reads the `http` object; its caller's `finish()` refuses keys not read here.

@@ -1,4 +1,4 @@
-import PluginProtocol
+import JSON
 
 /// `client_assertions` (Docs/configuration.md): how long a client's signed assertion may live and how much
 /// clock skew is tolerated (RFC 7523 §3 items 4-6).

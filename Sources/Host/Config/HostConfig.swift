@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import JOSE
-import PluginProtocol
+import JSON
 
 /// Everything `gatehouse serve` and the CLI need, from a JSON file, environment overrides and flags,
 /// in that order of precedence (flags win). Every key is documented in Docs/configuration.md.

@@ -1,4 +1,4 @@
-import PluginProtocol
+import JSON
 
 /// A complete response. `Content-Length` and `Date` are added when it is written; handlers set the rest.
 public struct HTTPResponse: Sendable {

@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
 import Glibc
-import PluginProtocol
+import JSON
 import Synchronization
 
 /// A log sink that never blocks its callers: lines go into a bounded buffer that one writer thread

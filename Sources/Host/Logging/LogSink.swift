@@ -1,5 +1,5 @@
 import Glibc
-import PluginProtocol
+import JSON
 import Synchronization
 
 /// Where log records go: each call gets one complete JSON line, newline included.

@@ -1,5 +1,5 @@
 import Glibc
-import PluginProtocol
+import JSON
 import Synchronization
 
 /// Structured JSON-lines logging: `{"ts":…,"level":…,"msg":…, fields…}` per record.

@@ -1,4 +1,4 @@
-import PluginProtocol
+import JSON
 
 /// The claims of a Gatehouse access token: the RFC 9068 JWT profile (`typ: at+jwt`).
 public struct AccessToken: Sendable, Equatable {

@@ -1,5 +1,5 @@
 import JOSE
-import PluginProtocol
+import JSON
 
 /// `GET /.well-known/jwks.json` (RFC 7517 §5): the public half of every key that signs or has signed
 /// tokens still valid, so a resource server verifies Gatehouse tokens with a stock JWT library.

@@ -1,5 +1,5 @@
 import JOSE
-import PluginProtocol
+import JSON
 
 /// A public signing key that is not in this host's ring: another host's key, read from its JWK. It verifies
 /// that host's tokens here and is served in this host's JWK Set too, so every host publishes the union

@@ -1,6 +1,6 @@
 import CryptoPrimitives
 import JOSE
-import PluginProtocol
+import JSON
 
 /// One token signing key of the ring: its `kid`, algorithm, key material and place in the lifecycle
 /// (`SigningKeyRing+Lifecycle.swift`). The private half never leaves this type except into the 0600 key file.

@@ -2,7 +2,7 @@ import CryptoPrimitives
 import Foundation
 import Glibc
 import JOSE
-import PluginProtocol
+import JSON
 
 /// The token signing keys, identified by `kid`: one active key signs, the published next key waits to take
 /// over, retiring keys verify the tokens they signed until those expire (`SigningKeyRing+Lifecycle.swift`).

@@ -1,6 +1,6 @@
 import CryptoPrimitives
 import JOSE
-import PluginProtocol
+import JSON
 
 /// Signs and verifies access tokens as compact JWS (RFC 7515): RS256, ES256 (RFC 7518 §3.3-3.4), EdDSA
 /// (RFC 8037) or HS256 (RFC 7518 §3.2), whichever the ring's active key uses.

@@ -1,6 +1,6 @@
 import Glibc
 import JOSE
-import PluginProtocol
+import JSON
 import Synchronization
 
 /// The token codec in force. The signing-key file is re-read when it changes (`gatehouse keys rotate`), so
