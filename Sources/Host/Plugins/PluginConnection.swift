@@ -16,22 +16,6 @@ import Synchronization
 final class PluginConnection: Sendable {
     typealias Completion = @Sendable (Result<JSONValue, PluginCallError>) -> Void
 
-    enum CloseReason: Sendable, Equatable, CustomStringConvertible {
-        case stdoutClosed
-        case protocolViolation(String)
-        case unresponsive(method: String)
-        case closedByHost
-
-        var description: String {
-            switch self {
-            case .stdoutClosed: return "the plugin closed its stdout"
-            case .protocolViolation(let detail): return "protocol violation: \(detail)"
-            case .unresponsive(let method): return "the plugin stopped answering ('\(method)' timed out)"
-            case .closedByHost: return "closed by the host"
-            }
-        }
-    }
-
     private struct Pending {
         let method: String
         let sentAt: MonotonicTime
@@ -336,22 +320,4 @@ final class PluginConnection: Sendable {
             scheduleSweep(at: next)
         }
     }
-}
-
-/// A fixed-size memory of recent ids, oldest forgotten first.
-struct RecentIDs: Sendable {
-    private var ring: [Int64]
-    private var members: Set<Int64> = []
-    private var next = 0
-
-    init(capacity: Int) { ring = Array(repeating: -1, count: capacity) }
-
-    mutating func insert(_ id: Int64) {
-        if ring[next] >= 0 { members.remove(ring[next]) }
-        ring[next] = id
-        members.insert(id)
-        next = (next + 1) % ring.count
-    }
-
-    func contains(_ id: Int64) -> Bool { members.contains(id) }
 }
