@@ -72,7 +72,10 @@ import Testing
         _ = try runCommand("/usr/bin/env", ["python3", "-c", """
             import sqlite3, sys
             db = sqlite3.connect(sys.argv[1])
+            # Back to schema 1: undo every later migration, not only the instance column.
             db.execute("ALTER TABLE clients DROP COLUMN instance")
+            db.execute("ALTER TABLE clients DROP COLUMN public_keys")
+            db.execute("DROP TABLE IF EXISTS signing_keys")
             db.execute("PRAGMA user_version = 1")
             db.commit()
             """, database])

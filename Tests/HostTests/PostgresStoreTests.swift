@@ -139,6 +139,7 @@ import Testing
         defer { pool.shutdown() }
         _ = try await pool.call(ClientStore.create, CreateClientParams(client: Fixtures.client("c"), secret: Fixtures.secret))
         server.stop()
+        var durations: [Duration] = []
         for _ in 0..<5 {
             let start = ContinuousClock.now
             let outcome = await withCheckedContinuation { continuation in
@@ -146,24 +147,28 @@ import Testing
                     continuation.resume(returning: $0)
                 }
             }
-            // Either the store says so, or the host's health probe already took it out of service: both are
-            // a 503 with Retry-After to a client, never an answer from stale data.
+            durations.append(ContinuousClock.now - start)
+            // The store says so (the host's health probe marks it unavailable for readiness, without a restart):
+            // a 503 with Retry-After to a client, never an answer from stale data, never a timeout.
             switch outcome {
             case .failure(.remote(_, let error)): #expect(error.code == .unavailable, "\(error)")
             case .failure(.unavailable), .failure(.connectionLost): break
             default: Issue.record("with the database down: \(outcome)")
             }
-            // Well under the 5 s call timeout: the store answers at once, or the host does while it restarts the
-            // store process its health probe took out of service (that hand-over can take a second under load).
-            #expect(ContinuousClock.now - start < .seconds(2), "a call with the database down took \(ContinuousClock.now - start): \(sink.records.suffix(12).joined(separator: "\n"))")
         }
+        // Fails at once rather than waiting for the 5 s call timeout. The fastest of five calls is judged, so
+        // that a process the loaded CI machine did not schedule for a while does not fail the test; a store that
+        // waited on the database would make every call slow.
+        let fastest = durations.min() ?? .seconds(60)
+        #expect(fastest < .seconds(1), "calls with the database down took \(durations): \(sink.records.suffix(12).joined(separator: "\n"))")
         try server.start()
         let back = ContinuousClock.now
         var recovered = false
-        while ContinuousClock.now - back < .seconds(5) && !recovered {
+        // Seconds on a quiet machine (the probe interval is 2 s); the bound leaves room for a loaded CI run.
+        while ContinuousClock.now - back < .seconds(15) && !recovered {
             recovered = (try? await pool.call(ClientStore.authenticate, AuthenticateParams(clientID: "c", secret: Fixtures.secret)).authenticated) == true
             if !recovered { usleep(50_000) }
         }
-        #expect(recovered, "no service 5 s after the database came back: \(sink.records.suffix(12).joined(separator: "\n"))")
+        #expect(recovered, "no service 15 s after the database came back: \(sink.records.suffix(12).joined(separator: "\n"))")
     }
 }
