@@ -138,15 +138,24 @@ import Testing
         let pool = try PluginTestSupport.startPool(spec(database.conninfo), sink: sink)
         defer { pool.shutdown() }
         _ = try await pool.call(ClientStore.create, CreateClientParams(client: Fixtures.client("c"), secret: Fixtures.secret))
+        // Calls are waited for on this thread, not awaited: in the full, parallel suite an awaiting task can wait
+        // seconds for a cooperative thread (other tests block theirs), which is the test run's latency, not the
+        // store's.
+        @Sendable func authenticate() -> Result<JSONValue, PluginCallError> {
+            let done = DispatchSemaphore(value: 0)
+            let outcome = Mutex<Result<JSONValue, PluginCallError>?>(nil)
+            pool.call(method: ClientStore.authenticate.name, params: AuthenticateParams(clientID: "c", secret: Fixtures.secret).json) { result in
+                outcome.withLock { $0 = result }
+                done.signal()
+            }
+            done.wait()
+            return outcome.withLock { $0 } ?? .failure(.unavailable(plugin: "store", reason: "no answer"))
+        }
         server.stop()
         var durations: [Duration] = []
         for _ in 0..<5 {
             let start = ContinuousClock.now
-            let outcome = await withCheckedContinuation { continuation in
-                pool.call(method: ClientStore.authenticate.name, params: AuthenticateParams(clientID: "c", secret: Fixtures.secret).json) {
-                    continuation.resume(returning: $0)
-                }
-            }
+            let outcome = authenticate()
             durations.append(ContinuousClock.now - start)
             // The store says so (the host's health probe marks it unavailable for readiness, without a restart):
             // a 503 with Retry-After to a client, never an answer from stale data, never a timeout.
@@ -166,7 +175,7 @@ import Testing
         var recovered = false
         // Seconds on a quiet machine (the probe interval is 2 s); the bound leaves room for a loaded CI run.
         while ContinuousClock.now - back < .seconds(15) && !recovered {
-            recovered = (try? await pool.call(ClientStore.authenticate, AuthenticateParams(clientID: "c", secret: Fixtures.secret)).authenticated) == true
+            if case .success(let answer) = authenticate() { recovered = (try? AuthenticateResult(json: answer).authenticated) == true }
             if !recovered { usleep(50_000) }
         }
         #expect(recovered, "no service 15 s after the database came back: \(sink.records.suffix(12).joined(separator: "\n"))")
