@@ -10,9 +10,7 @@ final class PostgresStoreBackend: StoreBackend {
     let pool: PostgresPool
 
     /// Last-use times are batched: a write per token would put a commit on the hot path.
-    private var pendingUses: [String: Int64] = [:]
-    private var lastUseFlush = Int64(time(nil))
-    static let useFlushInterval: Int64 = 10
+    private var pendingUses = LastUseBatch()
 
     private static let columns = "id, name, role, allowed_scopes, default_scopes, token_lifetime, enabled, created_at, updated_at, last_used_at, not_before, instance, public_keys"
     private static let prefixed = columns.split(separator: ",").map { "c." + $0.trimmingPrefix(" ") }.joined(separator: ", ")
@@ -70,7 +68,7 @@ final class PostgresStoreBackend: StoreBackend {
     }
 
     func delete(_ id: String) throws -> Bool {
-        pendingUses[id] = nil
+        pendingUses.forget(id)
         return try pool.run { try $0.query("DELETE FROM gatehouse_clients WHERE id = $1", [id]).affected > 0 }
     }
 
@@ -85,8 +83,7 @@ final class PostgresStoreBackend: StoreBackend {
     }
 
     func recordUse(_ id: String, at time: Int64) {
-        pendingUses[id] = time
-        if time - lastUseFlush >= Self.useFlushInterval { flushUses(now: time) }
+        if pendingUses.record(id, at: time) { flushUses(now: time) }
     }
 
     func addRevocation(tokenID: String, clientID: String, expiresAt: Int64, now: Int64) throws {
@@ -119,10 +116,8 @@ final class PostgresStoreBackend: StoreBackend {
     /// Writes batched last-use times; called periodically and at shutdown. Failures are logged, not fatal:
     /// a lost last-use time is not a lost acknowledged write.
     func flushUses(now: Int64) {
-        lastUseFlush = now
-        guard !pendingUses.isEmpty else { return }
-        let uses = pendingUses
-        pendingUses = [:]
+        let uses = pendingUses.take(now: now)
+        guard !uses.isEmpty else { return }
         do {
             try pool.run { connection in
                 try connection.transaction {
@@ -139,7 +134,7 @@ final class PostgresStoreBackend: StoreBackend {
 
     // MARK: - Rows
 
-    private static func client(_ id: String, on connection: PostgresConnection, pending: [String: Int64]) throws -> StoredClient? {
+    private static func client(_ id: String, on connection: PostgresConnection, pending: LastUseBatch) throws -> StoredClient? {
         let rows = try connection.query(selectClient, [id])
         guard rows.count > 0 else { return nil }
         let record = ClientRecord(

@@ -24,9 +24,7 @@ final class SQLiteStoreBackend: StoreBackend {
     private let touchClient: SQLiteStatement
 
     /// Last-use times are batched: writing one per token would put an fsync on the hot path.
-    private var pendingUses: [String: Int64] = [:]
-    private var lastUseFlush = Int64(time(nil))
-    static let useFlushInterval: Int64 = 10
+    private var pendingUses = LastUseBatch()
 
     init(path: String) throws {
         try Self.createPrivately(path)
@@ -156,7 +154,7 @@ final class SQLiteStoreBackend: StoreBackend {
 
     func delete(_ id: String) throws -> Bool {
         try deleteClient.bind(.text(id)).run()
-        pendingUses[id] = nil
+        pendingUses.forget(id)
         return db.changes > 0
     }
 
@@ -168,8 +166,7 @@ final class SQLiteStoreBackend: StoreBackend {
     }
 
     func recordUse(_ id: String, at time: Int64) {
-        pendingUses[id] = time
-        if time - lastUseFlush >= Self.useFlushInterval { flushUses(now: time) }
+        if pendingUses.record(id, at: time) { flushUses(now: time) }
     }
 
     func addRevocation(tokenID: String, clientID: String, expiresAt: Int64, now: Int64) throws {
@@ -192,10 +189,8 @@ final class SQLiteStoreBackend: StoreBackend {
     /// Writes batched last-use times; called periodically and at shutdown. Failures are logged, not fatal:
     /// a lost last-use time is not a lost acknowledged write.
     func flushUses(now: Int64) {
-        lastUseFlush = now
-        guard !pendingUses.isEmpty else { return }
-        let uses = pendingUses
-        pendingUses = [:]
+        let uses = pendingUses.take(now: now)
+        guard !uses.isEmpty else { return }
         do {
             try db.transaction {
                 for (id, time) in uses { try touchClient.bind(.text(id), .integer(time)).run() }
