@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Host
 
@@ -11,7 +12,15 @@ import Testing
 
     /// A venv under .build/`venv` with the libraries pinned in `requirements` (relative to the package root),
     /// made once and remade when the requirements change.
+    /// Tests run in parallel: two that need the same venv must not both create it (one would find `pip`
+    /// missing while the other is still making it).
+    private static let venvLock = Mutex(())
+
     static func python(venv name: String, requirements path: String) throws -> String {
+        try venvLock.withLock { _ in try makePython(venv: name, requirements: path) }
+    }
+
+    private static func makePython(venv name: String, requirements path: String) throws -> String {
         let venv = PluginTestSupport.packageRoot + "/.build/" + name
         let python = venv + "/bin/python3"
         let requirements = PluginTestSupport.packageRoot + "/" + path
