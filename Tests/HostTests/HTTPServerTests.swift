@@ -192,7 +192,8 @@ func runCommand(_ path: String, _ arguments: [String], input: String? = nil, mer
         try pipe.fileHandleForWriting.close()
     }
     try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
+    // readToEnd throws where readDataToEndOfFile traps (a read error once crashed the whole test run).
+    let data = try output.fileHandleForReading.readToEnd() ?? Data()
     process.waitUntilExit()
     return String(decoding: data, as: UTF8.self)
 }
