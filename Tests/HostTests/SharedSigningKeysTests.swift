@@ -31,6 +31,10 @@ import Testing
         (try? host.get("/api/v1/metrics", headers: [("Authorization", "Bearer \(token)")]).status) == 200
     }
 
+    private func status(_ host: ServedGatehouse, _ token: String) -> Int? {
+        try? host.get("/api/v1/metrics", headers: [("Authorization", "Bearer \(token)")]).status
+    }
+
     private func jwksKids(_ host: ServedGatehouse) throws -> Set<String> {
         let keys = try JSONParser.parse(try host.get("/.well-known/jwks.json").body)["keys"]?.arrayValue ?? []
         return Set(keys.compactMap { $0["kid"]?.stringValue })
@@ -90,6 +94,17 @@ import Testing
         }, "A signs with its new key")
         #expect(PluginTestSupport.eventually(timeout: .seconds(10)) { accepts(b, rotated) }, "B verifies A's new key:\n\(b.log)")
         #expect(accepts(b, fromA), "A's retired key still verifies its tokens on B")
+
+        // A withdraws the key it signs with now: B refuses that key's tokens within seconds and stops serving it.
+        let compromised = try #require(try kid(rotated))
+        _ = try cli(a, ["keys", "withdraw", compromised])
+        #expect(PluginTestSupport.eventually(timeout: .seconds(10)) { status(b, rotated) == 401 }, "B refuses the withdrawn key:\n\(b.log)")
+        #expect(PluginTestSupport.eventually(timeout: .seconds(10)) { (try? jwksKids(b).contains(compromised)) == false })
+        #expect(status(a, rotated) == 401)
+        #expect(try !jwksKids(a).contains(compromised))
+        let fresh = try accessToken(a, scraper)
+        #expect(PluginTestSupport.eventually(timeout: .seconds(10)) { accepts(b, fresh) }, "B verifies A's next key")
+        #expect(accepts(b, fromA) && accepts(b, fromB), "the other keys are untouched")
         let published = try JSONParser.parse(try a.get("/.well-known/jwks.json").body)
         for key in published["keys"]?.arrayValue ?? [] {
             let names = Set((key.objectValue ?? [:]).keys)

@@ -19,6 +19,7 @@ public enum CommandLineTool {
           client disable ID | client enable ID | client remove ID
           policy check (--client ID | --scope "a b" [--role R]) --request "METHOD /path" [--from ADDRESS]
           keys list | keys rotate                                   token signing keys (rotation keeps old tokens valid)
+          keys withdraw KID [--force]                               pull a compromised key now (its tokens stop working)
           version
 
         Every command takes --config PATH and --data DIR, as serve does, to reach the same store; they may go

@@ -3,20 +3,23 @@ import Glibc
 import JOSE
 import PluginProtocol
 
-/// `gatehouse keys list|rotate`: the token signing keys in the data directory. A running host picks up a
-/// rotation within a second; tokens signed with older keys keep verifying until they expire.
+/// `gatehouse keys list|rotate|withdraw`: the token signing keys in the data directory. A running host picks up
+/// a change within a second; after a rotation tokens signed with older keys keep verifying until they expire,
+/// after a withdrawal those signed with the withdrawn key stop verifying at once.
 enum KeysCommand {
-    static let usage = "usage: gatehouse keys list | gatehouse keys rotate [--algorithm RS256|ES256|EdDSA|HS256] [--config PATH] [--data DIR]"
+    static let usage = "usage: gatehouse keys list | gatehouse keys rotate [--algorithm RS256|ES256|EdDSA|HS256] "
+        + "| gatehouse keys withdraw KID [--force] [--config PATH] [--data DIR]"
 
     static func run(_ raw: [String]) -> CommandLineTool.Exit {
-        guard let action = raw.first, ["list", "rotate"].contains(action) else {
+        guard let action = raw.first, ["list", "rotate", "withdraw"].contains(action) else {
             CommandLineTool.printError(usage)
             return .usage
         }
         let options: Set<String> = action == "rotate" ? ["config", "data", "algorithm"] : ["config", "data"]
         let config: HostConfig
         let arguments: CommandLineArguments
-        switch CommandLineTool.prepare(Array(raw.dropFirst()), valueOptions: options, usage: "gatehouse keys \(action)") {
+        switch CommandLineTool.prepare(Array(raw.dropFirst()), valueOptions: options, flagOptions: action == "withdraw" ? ["force"] : [],
+                                       positionals: action == "withdraw" ? 1 : 0, usage: "gatehouse keys \(action)") {
         case .failure(let error):
             CommandLineTool.printError(error.message)
             return error.exit
@@ -32,6 +35,11 @@ enum KeysCommand {
             }
             chosen = algorithm
         }
+        let withdrawing = arguments.positionals.first
+        if action == "withdraw", withdrawing == nil {
+            CommandLineTool.printError("usage: gatehouse keys withdraw KID [--force] (`gatehouse keys list` shows the kids)")
+            return .usage
+        }
         let now = Int64(time(nil))
         let policy = config.keyPolicy
         do {
@@ -39,9 +47,15 @@ enum KeysCommand {
                 throw SigningKeyRing.Failure(description: "cannot create \(config.dataDirectory): \(String(cString: strerror(errno)))")
             }
             var outcome: SigningKeyRing.RotationOutcome?
+            var withdrawal: SigningKeyRing.WithdrawalOutcome?
             var algorithm = chosen ?? config.signingAlgorithm
             let ring = try SigningKeyFile.update(directory: config.dataDirectory, now: now, algorithm: algorithm) {
                 ring throws(SigningKeyRing.Failure) in
+                if let withdrawing {
+                    let (changed, result) = try ring.withdrawing(withdrawing, now: now, policy: policy, force: arguments.flag("force"))
+                    withdrawal = result
+                    return changed
+                }
                 guard action == "rotate" else { return nil }
                 // Without --algorithm the ring keeps its algorithm (or the switch already scheduled), whatever
                 // config this command was given: a plain rotation never changes what resource servers verify.
@@ -58,11 +72,17 @@ enum KeysCommand {
                 print("one JWK Set max-age (\(policy.jwksMaxAge) s) after publication; the running host switches then.")
             case nil: break
             }
+            if let withdrawing, let withdrawal {
+                print("Signing key \(withdrawing) is withdrawn: the running host refuses its tokens within a second, and other hosts")
+                print("sharing the store within seconds. Resource servers that cached the JWK Set accept them until it expires")
+                print("(max-age \(policy.jwksMaxAge) s): see Docs/operations.md, \"A signing key is compromised\".")
+                if case .switched(let id) = withdrawal { print("Signing key \(id) is now current.") }
+            }
             print(render(ring, policy: policy, now: now))
             return .success
         } catch {
             CommandLineTool.printError("\(error)")
-            return .unavailable
+            return withdrawing == nil ? .unavailable : .refused
         }
     }
 
@@ -86,6 +106,12 @@ enum KeysCommand {
             let id = key.id.padding(toLength: 13, withPad: " ", startingAt: 0)
             let alg = key.algorithm.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)
             lines.append("\(name) \(id) \(alg) \(times.joined(separator: ", "))")
+        }
+        // Listed until no token they signed could still be unexpired; none of those tokens verifies.
+        for entry in ring.withdrawn.sorted(by: { $0.withdrawnAt < $1.withdrawnAt }) {
+            let id = entry.id.padding(toLength: 13, withPad: " ", startingAt: 0)
+            let alg = entry.algorithm.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)
+            lines.append("withdrawn  \(id) \(alg) withdrawn \(ClientOutput.date(entry.withdrawnAt)), its tokens are refused")
         }
         return lines.joined(separator: "\n")
     }

@@ -70,7 +70,12 @@ final class SigningKeyExchange: Sendable {
         case .read:
             store.call(HostSigningKeys.list, Empty()) { [self] outcome in
                 // Installed before the call counts as done, so two reads never install out of order.
-                if case .success(let result) = outcome { install(result.keys.filter { ring.key(id: $0.keyID) == nil && $0.notAfter > now }) }
+                if case .success(let result) = outcome {
+                    // Never our own key, least of all one withdrawn here whose removal the store has not seen yet.
+                    install(result.keys.filter { key in
+                        ring.key(id: key.keyID) == nil && !ring.withdrawn.contains { $0.id == key.keyID } && key.notAfter > now
+                    })
+                }
                 finish(outcome.map { _ in () }, now: now) { $0.readAt = now }
             }
         }
@@ -116,8 +121,20 @@ final class SigningKeyExchange: Sendable {
 
     /// The public half of every asymmetric key in the ring. A key in use or next is published until two
     /// republications from now plus the longest token lifetime (republishing moves that on); a retired one until
-    /// the last token it signed expires.
+    /// the last token it signed expires. A withdrawn key goes with a `notAfter` already past, which makes the
+    /// store delete it (an upsert, then the purge of expired entries), and every other host drops it when it
+    /// next reads the keys; the newest withdrawals go first, within the store's cap on one publication.
     static func publicKeys(of ring: SigningKeyRing, now: Int64, maxTokenLifetime: Int64) -> [HostPublicKey] {
+        let live = liveKeys(of: ring, now: now, maxTokenLifetime: maxTokenLifetime)
+        let withdrawn = ring.withdrawn.filter { !$0.publicJWK.isEmpty }.sorted { $0.withdrawnAt > $1.withdrawnAt }
+            .prefix(max(0, HostSigningKeys.maxKeysPerPublish - live.count)).map { entry in
+                HostPublicKey(keyID: entry.id, algorithm: entry.algorithm.rawValue, jwk: entry.publicJWK,
+                              notBefore: min(entry.withdrawnAt, now) - 1, notAfter: min(entry.withdrawnAt, now))
+            }
+        return live + withdrawn
+    }
+
+    private static func liveKeys(of ring: SigningKeyRing, now: Int64, maxTokenLifetime: Int64) -> [HostPublicKey] {
         ring.keys.compactMap { key in
             guard case .asymmetric(let pair) = key.material, let members = try? pair.publicJWK() else { return nil }
             let notBefore = key.activatedAt ?? key.activateAt ?? key.createdAt

@@ -71,7 +71,7 @@ extension SigningKeyRing {
                 if key.id == candidate.id { key.activateAt = at }
                 return key
             }
-            return (try SigningKeyRing(keys: keys, currentID: currentID, createdAt: createdAt), .scheduled(candidate.id, at: at))
+            return (try replacing(keys: keys, currentID: currentID), .scheduled(candidate.id, at: at))
         }
         return (try activating(candidate.id, in: keys, now: now), .switched(to: candidate.id))
     }
@@ -82,9 +82,11 @@ extension SigningKeyRing {
         var ring = self
         var changed = false
         let expired = keys.filter { key in key.retiredAt.map { $0 + policy.maxTokenLifetime < now } ?? false }
-        if !expired.isEmpty {
+        // A withdrawn key is remembered as long as a token it signed could still be presented.
+        let forgotten = withdrawn.filter { $0.withdrawnAt + policy.maxTokenLifetime < now }
+        if !expired.isEmpty || !forgotten.isEmpty {
             ring = try SigningKeyRing(keys: keys.filter { key in !expired.contains { $0.id == key.id } }, currentID: currentID,
-                                      createdAt: createdAt)
+                                      createdAt: createdAt, withdrawn: withdrawn.filter { entry in !forgotten.contains { $0.id == entry.id } })
             changed = true
         }
         if let due = ring.keys.first(where: { $0.activateAt.map { $0 <= now } ?? false && ring.state(of: $0) == .published }) {
@@ -99,15 +101,14 @@ extension SigningKeyRing {
         }
         let target = ring.current.algorithm
         if target.isAsymmetric, !ring.keys.contains(where: { ring.state(of: $0) == .published }) {
-            ring = try SigningKeyRing(keys: ring.keys + [try SigningKey.generate(target, now: now)], currentID: ring.currentID,
-                                      createdAt: ring.createdAt)
+            ring = try ring.replacing(keys: ring.keys + [try SigningKey.generate(target, now: now)], currentID: ring.currentID)
             changed = true
         }
         return changed ? ring : nil
     }
 
     /// `id` becomes the active key now; the previous one retires and keeps verifying its tokens.
-    private func activating(_ id: String, in keys: [SigningKey], now: Int64) throws(Failure) -> SigningKeyRing {
+    func activating(_ id: String, in keys: [SigningKey], now: Int64) throws(Failure) -> SigningKeyRing {
         let previous = currentID
         let updated = keys.map { key in
             var key = key
@@ -119,11 +120,15 @@ extension SigningKeyRing {
             }
             return key
         }
-        var ring = try SigningKeyRing(keys: updated, currentID: id, createdAt: createdAt)
+        var ring = try replacing(keys: updated, currentID: id)
         if let algorithm = ring.keys.first(where: { $0.id == id })?.algorithm, algorithm.isAsymmetric {
-            ring = try SigningKeyRing(keys: ring.keys + [try SigningKey.generate(algorithm, now: now)], currentID: id,
-                                      createdAt: createdAt)
+            ring = try ring.replacing(keys: ring.keys + [try SigningKey.generate(algorithm, now: now)], currentID: id)
         }
         return ring
+    }
+
+    /// The same ring (its start and withdrawals) with other keys.
+    func replacing(keys: [SigningKey], currentID: String) throws(Failure) -> SigningKeyRing {
+        try SigningKeyRing(keys: keys, currentID: currentID, createdAt: createdAt, withdrawn: withdrawn)
     }
 }

@@ -13,6 +13,9 @@ public struct SigningKeyRing: Sendable {
     /// When this ring was created. No JWK Set can have been served before it, so a key published with the
     /// ring may sign at once; any later key waits one JWK Set max-age.
     public let createdAt: Int64
+    /// Keys pulled at once with `gatehouse keys withdraw` (`SigningKeyRing+Withdrawal.swift`): no longer here
+    /// to verify or sign, remembered (public half only) so `keys list` shows them and the other hosts are told.
+    public let withdrawn: [Withdrawal]
 
     public typealias Key = SigningKey
 
@@ -24,11 +27,12 @@ public struct SigningKeyRing: Sendable {
         public let description: String
     }
 
-    init(keys: [SigningKey], currentID: String?, createdAt: Int64) throws(Failure) {
+    init(keys: [SigningKey], currentID: String?, createdAt: Int64, withdrawn: [Withdrawal] = []) throws(Failure) {
         guard let last = keys.last else { throw Failure(description: "no signing keys") }
         self.keys = keys
         self.currentID = currentID ?? last.id
         self.createdAt = createdAt
+        self.withdrawn = withdrawn
         guard keys.contains(where: { $0.id == self.currentID }) else {
             throw Failure(description: "current key '\(self.currentID)' is not in the key ring")
         }
@@ -94,10 +98,11 @@ public struct SigningKeyRing: Sendable {
             keys.append(loaded)
         }
         guard Set(keys.map(\.id)).count == keys.count else { throw JSONShapeError("two keys share a kid") }
+        let withdrawn = try (reader.members["withdrawn"]?.arrayValue ?? []).map { try Withdrawal(json: $0) }
         let currentID = try reader.optionalString("current") ?? keys.max { $0.createdAt < $1.createdAt }?.id
         if reader.members["createdAt"] == nil { Self.upgrade(&keys, currentID: currentID) }
         // A ring from before the JWK Set existed: nothing was ever published from it, so now counts as its start.
-        try self.init(keys: keys, currentID: currentID, createdAt: try reader.optionalInt("createdAt") ?? now)
+        try self.init(keys: keys, currentID: currentID, createdAt: try reader.optionalInt("createdAt") ?? now, withdrawn: withdrawn)
     }
 
     private static func upgrade(_ keys: inout [SigningKey], currentID: String?) {
@@ -128,7 +133,9 @@ public struct SigningKeyRing: Sendable {
             if let at = key.activateAt { entry["activateAt"] = .int(at) }
             entries.append(.object(entry))
         }
-        let document: JSONValue = ["current": .string(currentID), "createdAt": .int(createdAt), "keys": .array(entries)]
+        var members: [String: JSONValue] = ["current": .string(currentID), "createdAt": .int(createdAt), "keys": .array(entries)]
+        if !withdrawn.isEmpty { members["withdrawn"] = .array(withdrawn.map(\.json)) }
+        let document = JSONValue.object(members)
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Failure(description: "cannot write \(temporary): \(String(cString: strerror(errno)))") }
