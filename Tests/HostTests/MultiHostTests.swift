@@ -5,30 +5,20 @@ import Testing
 @testable import Host
 
 /// Three `gatehouse serve` hosts on one PostgreSQL behind a real nginx upstream (round robin), as
-/// Docs/deployment.md "Several hosts" sets them up, with the interim shared signing-key file.
+/// Docs/deployment.md "Several hosts" sets them up: each host makes its own signing keys in its own data
+/// directory and publishes only their public halves through the store, so every host's JWK Set is the union.
 @Suite struct MultiHostTests {
     static let issuer = "http://gatehouse.test"
 
-    /// Starts the hosts one after another; the first one's signing keys are copied into the others' data
-    /// directories before they start, so a token signed by any host verifies on every host.
+    /// Starts the hosts one after another, each with a data directory of its own: nothing is copied.
     private func hosts(url: String) throws -> [ServedGatehouse] {
         let config = """
             {"plugins": {"store": {"command": "gatehouse-postgres-store", "config": {"url": "\(url)"}}}}
             """
-        let first = try ServedGatehouse(config: config, issuer: Self.issuer)
-        var hosts = [first]
-        for _ in 0..<2 {
-            let directory = TemporaryDirectory()
-            let data = directory.path + "/data"
-            mkdir(data, 0o700)
-            for file in try FileManager.default.contentsOfDirectory(atPath: first.directory.path + "/data") where file.hasPrefix("signing") {
-                try FileManager.default.copyItem(atPath: first.directory.path + "/data/" + file, toPath: data + "/" + file)
-                chmod(data + "/" + file, 0o600)
-            }
-            hosts.append(try ServedGatehouse(directory: directory, config: config, issuer: Self.issuer))
-        }
-        return hosts
+        return try (0..<3).map { _ in try ServedGatehouse(config: config, issuer: Self.issuer) }
     }
+
+    private func kid(_ token: String) -> String? { ResourceServerVerifierTests.kid(token) }
 
     private func cli(_ host: ServedGatehouse, _ arguments: [String]) throws -> String {
         try runCommand(PluginTestSupport.executable("gatehouse"),
@@ -77,10 +67,13 @@ import Testing
         let client = try (id: #require(json["client_id"]?.stringValue), secret: #require(json["client_secret"]?.stringValue))
         #expect(try cli(hosts[2], ["client", "list"]).contains(client.id))
 
-        // A token from host A works on B and C, and through the balancer.
+        // A token from host A works on B and C, and through the balancer; each host signs with a key of its own.
         let fromA = try accessToken(hosts[0].url, client)
-        for host in hosts { #expect(try metricsStatus(host.url, fromA) == "200", "host \(host.port)") }
+        let kids = try hosts.map { try #require(kid(try accessToken($0.url, client))) }
+        #expect(Set(kids).count == 3, "every host signs with its own key: \(kids)")
+        for host in hosts { #expect(try metricsStatus(host.url, fromA) == "200", "host \(host.port)\n\(host.log)") }
         for _ in 0..<3 { #expect(try metricsStatus(balanced, fromA) == "200") }
+        try checkRotation(hosts, client, before: fromA)
 
         // A revocation sent to B is refused by A and C at once.
         let revoked = try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", "\(client.id):\(client.secret)",
@@ -121,5 +114,32 @@ import Testing
         // One host killed: the others carry on behind the balancer.
         hosts[2].signal(SIGKILL)
         for _ in 0..<6 { #expect(try token(balanced, second).status == "200") }
+    }
+
+    /// A resource server holding only B's JWK Set verifies A's token; `gatehouse keys rotate` on A: its new key
+    /// verifies on B and C, and at that resource server, within the propagation bound (Docs/deployment.md: the
+    /// store's announcement, here NOTIFY, plus the one-second tick; a scheduled next key is published long before).
+    private func checkRotation(_ hosts: [ServedGatehouse], _ client: (id: String, secret: String), before: String) throws {
+        let python = try ClientLibraryTests.python(venv: "python-verifiers", requirements: "Tests/Verifiers/requirements.txt")
+        let script = PluginTestSupport.packageRoot + "/Tests/Verifiers/verify_tokens.py"
+        let jwksOfB = hosts[1].url + "/.well-known/jwks.json"
+        let rotated = try cli(hosts[0], ["keys", "rotate"])
+        #expect(rotated.contains("is now current"), "\(rotated)")
+        var after = before
+        #expect(PluginTestSupport.eventually(timeout: .seconds(4)) {
+            after = (try? accessToken(hosts[0].url, client)) ?? before
+            return kid(after) != kid(before)
+        }, "A signs with its new key")
+        let signed = ContinuousClock.now
+        for host in hosts.dropFirst() {
+            #expect(PluginTestSupport.eventually(timeout: .seconds(3)) { (try? metricsStatus(host.url, after)) == "200" },
+                    "host \(host.port) does not verify A's rotated key:\n\(host.log)")
+            #expect(try metricsStatus(host.url, before) == "200", "host \(host.port) refuses A's retired key")
+        }
+        #expect(ContinuousClock.now - signed < .seconds(3), "propagation took \(ContinuousClock.now - signed)")
+        let output = try runCommand(python, [script, "--jwks-uri", jwksOfB, Self.issuer, before, after], mergeErrors: true)
+        for line in ["pyjwt 1: ok", "authlib 1: ok", "pyjwt 2: ok", "authlib 2: ok", "pyjwt tampered: refused"] {
+            #expect(output.contains(line), "a resource server with B's JWK Set: \(line)\n\(output)")
+        }
     }
 }

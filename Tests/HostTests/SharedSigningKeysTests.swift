@@ -111,4 +111,15 @@ import Testing
             #expect(names.isDisjoint(with: ["d", "p", "q", "dp", "dq", "qi", "k"]))
         }
     }
+
+    /// HS256 is never published: a host that signs with it on a store that shares keys says, at start, that
+    /// other hosts need its key file (Docs/deployment.md, "Several hosts").
+    @Test func anHS256HostOnASharingStoreSaysItsKeyIsNotShared() throws {
+        let host = try ServedGatehouse(config: #"{"token": {"signing_algorithm": "HS256"}}"#)
+        defer { host.stop() }
+        #expect(host.log.contains("signs with HS256, whose key is never published"), "\(host.log)")
+        let rs256 = try ServedGatehouse()
+        defer { rs256.stop() }
+        #expect(!rs256.log.contains("signs with HS256"))
+    }
 }

@@ -2,6 +2,9 @@
 fetch the RFC 8414 metadata, follow jwks_uri, check signature, typ, iss, aud and exp.
 
     python3 verify_tokens.py ISSUER TOKEN...     prints one "<library> <n>: ok <alg> <kid>" line per token and library
+    python3 verify_tokens.py --jwks-uri URL ISSUER TOKEN...
+                                                 the same with one host's JWK Set instead of the metadata's jwks_uri
+                                                 (several hosts behind one issuer: each serves the union)
 """
 import json
 import sys
@@ -46,8 +49,13 @@ def check_authlib(document, token):
 
 
 def main():
-    issuer, tokens = sys.argv[1], sys.argv[2:]
-    document = metadata(issuer)
+    arguments = sys.argv[1:]
+    if arguments[:1] == ["--jwks-uri"]:
+        document = {"issuer": arguments[2], "jwks_uri": arguments[1]}
+        tokens = arguments[3:]
+    else:
+        document = metadata(arguments[0])
+        tokens = arguments[1:]
     failed = False
     for number, token in enumerate(tokens, 1):
         for name, check in (("pyjwt", check_pyjwt), ("authlib", check_authlib)):

@@ -93,7 +93,7 @@ public final class Gatehouse: Sendable {
         invalidations.subscribe { ids in
             directory.invalidate(ids)
             bearer.invalidate()
-            keyExchange.storeChanged()  // Perhaps another host published or retired a signing key.
+            keyExchange.storeChanged(ids, now: Int64(time(nil)))  // Perhaps another host published or retired a signing key.
             // A store that hears of other hosts' changes (postgres-store's NOTIFY) also announces their
             // revocations this way: pull them now rather than at the next one-second sync.
             revocations.sync(from: storeEndpoint)
@@ -116,6 +116,8 @@ public final class Gatehouse: Sendable {
             policy.shutdown()
             throw StartError(description: "cannot load revocations from the store: \(error)")
         }
+        // Other hosts' keys before the first request, and ours before the first token we sign.
+        keyExchange.prepare(now: Int64(time(nil)), timeout: config.store.callTimeout)
         let tokens = TokenEndpoint(codec: codec, authenticator: authenticator, policy: policyEndpoint,
                                    settings: .init(defaultLifetime: config.defaultTokenLifetime, maxLifetime: config.maxTokenLifetime),
                                    metrics: metrics, logger: logger)

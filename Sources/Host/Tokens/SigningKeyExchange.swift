@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import JOSE
 import PluginProtocol
@@ -43,11 +44,37 @@ final class SigningKeyExchange: Sendable {
         self.logger = logger
     }
 
-    /// The store changed (`invalidate`, or its process came back): read the keys at the next tick.
-    func storeChanged() { state.withLock { $0.readPending = true } }
+    /// The store changed (`invalidate` naming `clientIDs`, or its process came back): read the keys again. At
+    /// once when the change may be a key (all clients, or `HostSigningKeys.changeSubject`): a host that joined
+    /// or rotated signs with its key right away, so the others must not wait for their next tick to know it.
+    func storeChanged(_ clientIDs: [String] = [], now: Int64) {
+        state.withLock { $0.readPending = true }
+        if clientIDs.isEmpty || clientIDs.contains(HostSigningKeys.changeSubject) { tick(now: now) }
+    }
 
-    /// Called every second; at most one store call is in flight.
-    func tick(now: Int64) {
+    /// Before the host serves: publishes this host's keys and installs the other hosts', waiting at most
+    /// `timeout` for each. Without it a host that joins refuses the others' tokens (401) until its second tick,
+    /// and Prometheus does not fetch a new token on a 401. A store that fails or is slow only delays the host:
+    /// the ticks keep trying.
+    func prepare(now: Int64, timeout: Duration) {
+        for _ in 0..<2 {
+            let finished = DispatchSemaphore(value: 0)
+            tick(now: now) { finished.signal() }
+            _ = finished.wait(timeout: .now() + .nanoseconds(Int(timeout.nanosecondsClamped)))
+        }
+        let shares = state.withLock { $0.supported == true }
+        if shares, Self.publicKeys(of: codec.current.keys, now: now, maxTokenLifetime: maxTokenLifetime).isEmpty {
+            logger.warning(Self.hs256Warning, ["tokens.other_hosts_keys": .int(Int64(state.withLock { $0.installed.count }))])
+        }
+    }
+
+    /// An HS256 key verifies as well as signs, so it is never published (Docs/deployment.md, "Several hosts").
+    static let hs256Warning = "this host signs with HS256, whose key is never published through the store: another host "
+        + "sharing the store verifies its tokens only if it holds the same signing-keys.json (copy it; fine for a single host)"
+
+    /// Called every second; at most one store call is in flight. `done` runs when this tick's call finished
+    /// (at once if it made none).
+    func tick(now: Int64, done: @escaping @Sendable () -> Void = {}) {
         let ring = codec.current.keys
         let own = Self.publicKeys(of: ring, now: now, maxTokenLifetime: maxTokenLifetime)
         let shape = own.map { "\($0.keyID) \($0.notBefore) \(ring.key(id: $0.keyID)?.retiredAt ?? 0)" }
@@ -59,13 +86,14 @@ final class SigningKeyExchange: Sendable {
             return .none
         }
         switch step {
-        case .none: return
+        case .none: return done()
         case .publish:
             store.call(HostSigningKeys.publish, PublishSigningKeysParams(keys: own)) { [self] outcome in
                 finish(outcome.map { _ in () }, now: now) { state in
                     state.publishedShape = shape
                     state.publishedAt = now
                 }
+                done()
             }
         case .read:
             store.call(HostSigningKeys.list, Empty()) { [self] outcome in
@@ -77,6 +105,7 @@ final class SigningKeyExchange: Sendable {
                     })
                 }
                 finish(outcome.map { _ in () }, now: now) { $0.readAt = now }
+                done()
             }
         }
     }

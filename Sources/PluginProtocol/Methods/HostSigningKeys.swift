@@ -12,6 +12,10 @@ public enum HostSigningKeys {
 
     public static let allMethods = [publish.name, list.name]
 
+    /// An `invalidate` that names this (no client id starts with `~`) says the published keys changed; one
+    /// naming all clients (an empty list) may mean that too. postgres-store's change log names it.
+    public static let changeSubject = "~signing-keys"
+
     /// One host's ring holds a few keys (next, current, retired ones); a store holds those of all hosts.
     public static let maxKeysPerPublish = 20
     public static let maxKeysListed = 1000
