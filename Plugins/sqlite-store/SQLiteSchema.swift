@@ -48,6 +48,26 @@ enum SQLiteSchema {
             ) WITHOUT ROWID;
             CREATE INDEX signing_keys_by_expiry ON signing_keys(not_after);
             """),
+        // A counter that every change a host must hear of moves, and last-use writes do not: the change watcher
+        // announces a new count, not a new `data_version`, which any commit moves (ChangeWatcher.swift). The
+        // clients trigger lists every column but `last_used_at`: a migration that adds a column to clients
+        // must drop and recreate it with the new column (StoreDurabilityTests checks the list). Purging expired
+        // revocations is not announced: a host drops an expired revocation on its own.
+        ("a change counter that last-use writes leave alone", """
+            CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
+            INSERT INTO changes (id, seq) VALUES (1, 0);
+            CREATE TRIGGER clients_inserted AFTER INSERT ON clients BEGIN UPDATE changes SET seq = seq + 1; END;
+            CREATE TRIGGER clients_deleted AFTER DELETE ON clients BEGIN UPDATE changes SET seq = seq + 1; END;
+            CREATE TRIGGER clients_updated AFTER UPDATE OF id, name, role, allowed_scopes, default_scopes, token_lifetime, enabled,
+                created_at, updated_at, not_before, instance, public_keys ON clients BEGIN UPDATE changes SET seq = seq + 1; END;
+            CREATE TRIGGER secrets_inserted AFTER INSERT ON secrets BEGIN UPDATE changes SET seq = seq + 1; END;
+            CREATE TRIGGER secrets_deleted AFTER DELETE ON secrets BEGIN UPDATE changes SET seq = seq + 1; END;
+            CREATE TRIGGER secrets_updated AFTER UPDATE ON secrets BEGIN UPDATE changes SET seq = seq + 1; END;
+            CREATE TRIGGER revocations_inserted AFTER INSERT ON revocations BEGIN UPDATE changes SET seq = seq + 1; END;
+            CREATE TRIGGER signing_keys_inserted AFTER INSERT ON signing_keys BEGIN UPDATE changes SET seq = seq + 1; END;
+            CREATE TRIGGER signing_keys_deleted AFTER DELETE ON signing_keys BEGIN UPDATE changes SET seq = seq + 1; END;
+            CREATE TRIGGER signing_keys_updated AFTER UPDATE ON signing_keys BEGIN UPDATE changes SET seq = seq + 1; END;
+            """),
     ]
 
     /// Brings the database up to the latest version, one transaction per migration.

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import PluginProtocol
+import StoreKit
 import Synchronization
 import Testing
 @testable import Host
@@ -163,5 +164,68 @@ import Testing
         _ = try await other.call(ClientStore.update, change)
         other.shutdown()
         #expect(PluginTestSupport.eventually(timeout: .seconds(3)) { notified.value > before })
+    }
+
+    /// Last-use batches (written every 10 s) are this store's own writes, not changes: announcing them emptied
+    /// the host's caches every 10 s under steady traffic. A disable by another process amid them is announced.
+    @Test func lastUseWritesAreNotAnnouncedButAChangeAmongThemIs() async throws {
+        let directory = TemporaryDirectory()
+        let notified = ResultCounter()
+        let pool = try PluginTestSupport.startPool(sqlite.spec(in: directory.path)) { method, _ in
+            if method == "invalidate" { notified.increment() }
+        }
+        defer { pool.shutdown() }
+        for id in ["busy", "idle"] {
+            _ = try await pool.call(ClientStore.create, CreateClientParams(client: Fixtures.client(id), secret: Fixtures.secret))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let before = notified.value
+        let path = directory.path + "/" + sqlite.fileName
+        func lastUse() throws -> String {
+            try runCommand("/usr/bin/sqlite3", [path, "SELECT coalesce(last_used_at, '') FROM clients WHERE id = 'busy'"])
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(try lastUse() == "")
+        // Tokens at a steady rate for longer than one batch interval: at least one batch is written.
+        let started = ContinuousClock.now
+        var authenticated = 0
+        while ContinuousClock.now - started < .seconds(LastUseBatch.defaultInterval + 2) {
+            if try await pool.call(ClientStore.authenticate, AuthenticateParams(clientID: "busy", secret: Fixtures.secret)).authenticated {
+                authenticated += 1
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(authenticated > 100)
+        #expect(try lastUse() != "", "the batch of last-use times was written")
+        #expect(notified.value == before, "last-use writes announced \(notified.value - before) times")
+
+        // Another process (as `gatehouse client disable` does) changes a client amid the same stream.
+        let other = try PluginTestSupport.startPool(sqlite.spec(in: directory.path))
+        var change = UpdateClientParams(clientID: "idle")
+        change.enabled = false
+        _ = try await other.call(ClientStore.update, change)
+        other.shutdown()
+        let changed = ContinuousClock.now
+        while ContinuousClock.now - changed < .seconds(2), notified.value == before {
+            _ = try await pool.call(ClientStore.authenticate, AuthenticateParams(clientID: "busy", secret: Fixtures.secret))
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(notified.value > before, "the disable was announced")
+    }
+
+    /// Every clients column but `last_used_at` moves the change counter: a column added later without the
+    /// trigger would be a change no host hears of.
+    @Test func theChangeTriggerCoversEveryClientColumnButLastUse() async throws {
+        let directory = TemporaryDirectory()
+        let pool = try PluginTestSupport.startPool(sqlite.spec(in: directory.path))
+        pool.shutdown()
+        let path = directory.path + "/" + sqlite.fileName
+        let columns = try runCommand("/usr/bin/sqlite3", [path, "SELECT name FROM pragma_table_info('clients')"])
+            .split(separator: "\n").map(String.init)
+        #expect(columns.contains("last_used_at") && columns.count > 10)
+        let trigger = try runCommand("/usr/bin/sqlite3", [path, "SELECT sql FROM sqlite_master WHERE name = 'clients_updated'"])
+        let listed = trigger.components(separatedBy: "UPDATE OF").last?.components(separatedBy: " ON clients").first ?? ""
+        let names = Set(listed.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init))
+        #expect(names == Set(columns).subtracting(["last_used_at"]), "\(trigger)")
     }
 }
