@@ -114,6 +114,9 @@ enum PostgresSchema {
                                    OR OLD.not_before IS DISTINCT FROM NEW.not_before)
                 EXECUTE FUNCTION gatehouse_note_signing_key_change();
             """),
+        // `ClientRecord.jwksURI`, NULL for every client but a secretless one with its keys at a URL. Setting or
+        // dropping it also sets updated_at, so the change trigger announces it to every host.
+        ("keys of secretless clients at a URL", "ALTER TABLE gatehouse_clients ADD COLUMN jwks_uri text"),
     ]
 
     /// Brings the database up to the latest version.

@@ -12,7 +12,7 @@ final class PostgresStoreBackend: StoreBackend {
     /// Last-use times are batched: a write per token would put a commit on the hot path.
     private var pendingUses = LastUseBatch()
 
-    private static let columns = "id, name, role, allowed_scopes, default_scopes, token_lifetime, enabled, created_at, updated_at, last_used_at, not_before, instance, public_keys"
+    private static let columns = "id, name, role, allowed_scopes, default_scopes, token_lifetime, enabled, created_at, updated_at, last_used_at, not_before, instance, public_keys, jwks_uri"
     private static let prefixed = columns.split(separator: ",").map { "c." + $0.trimmingPrefix(" ") }.joined(separator: ", ")
     /// The authentication path: client and secrets in one statement, one round trip per token.
     private static let selectClient = """
@@ -36,7 +36,7 @@ final class PostgresStoreBackend: StoreBackend {
         try pool.run { connection in
             try connection.transaction {
                 let inserted = try connection.query("""
-                    INSERT INTO gatehouse_clients (\(Self.columns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                    INSERT INTO gatehouse_clients (\(Self.columns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                     ON CONFLICT (id) DO NOTHING
                     """, Self.values(client.record))
                 guard inserted.affected == 1 else { throw RPCError(.clientExists, "client '\(client.record.id)' already exists") }
@@ -55,11 +55,11 @@ final class PostgresStoreBackend: StoreBackend {
                 try connection.query("""
                     UPDATE gatehouse_clients SET name = $2, role = $3, allowed_scopes = $4, default_scopes = $5,
                     token_lifetime = $6, enabled = $7, created_at = $8, updated_at = $9, not_before = $10, instance = $11,
-                    public_keys = $12 WHERE id = $1
+                    public_keys = $12, jwks_uri = $13 WHERE id = $1
                     """, [record.id, record.name, record.role, record.allowedScopes.joined(separator: " "),
                           record.defaultScopes.joined(separator: " "), record.tokenLifetime.map(String.init),
                           record.enabled ? "true" : "false", String(record.createdAt), String(record.updatedAt),
-                          record.notBefore.map(String.init), record.instance, Self.keysText(record)])
+                          record.notBefore.map(String.init), record.instance, Self.keysText(record), record.jwksURI])
                 try connection.query("DELETE FROM gatehouse_secrets WHERE client_id = $1", [id])
                 try Self.writeSecrets(stored, on: connection)
                 return stored
@@ -144,11 +144,11 @@ final class PostgresStoreBackend: StoreBackend {
             tokenLifetime: rows.int(0, 5), enabled: rows.bool(0, 6),
             createdAt: rows.int(0, 7) ?? 0, updatedAt: rows.int(0, 8) ?? 0,
             lastUsedAt: max(rows.int(0, 9) ?? 0, pending[id] ?? 0).nonZero, notBefore: rows.int(0, 10), instance: rows.text(0, 11),
-            publicKeys: Self.keys(rows.text(0, 12)))
+            publicKeys: Self.keys(rows.text(0, 12)), jwksURI: rows.text(0, 13))
         var stored = StoredClient(record: record, secrets: [])
         for row in 0..<rows.count {
-            guard let verifier = rows.text(row, 13) else { continue }
-            stored.secrets.append(StoredSecret(verifier: verifier, createdAt: rows.int(row, 14) ?? 0, expiresAt: rows.int(row, 15)))
+            guard let verifier = rows.text(row, 14) else { continue }
+            stored.secrets.append(StoredSecret(verifier: verifier, createdAt: rows.int(row, 15) ?? 0, expiresAt: rows.int(row, 16)))
         }
         return stored
     }
@@ -157,7 +157,7 @@ final class PostgresStoreBackend: StoreBackend {
         [record.id, record.name, record.role, record.allowedScopes.joined(separator: " "),
          record.defaultScopes.joined(separator: " "), record.tokenLifetime.map(String.init), record.enabled ? "true" : "false",
          String(record.createdAt), String(record.updatedAt), record.lastUsedAt.map(String.init), record.notBefore.map(String.init), record.instance,
-         keysText(record)]
+         keysText(record), record.jwksURI]
     }
 
     private static func keysText(_ record: ClientRecord) -> String? {

@@ -68,6 +68,14 @@ enum SQLiteSchema {
             CREATE TRIGGER signing_keys_deleted AFTER DELETE ON signing_keys BEGIN UPDATE changes SET seq = seq + 1; END;
             CREATE TRIGGER signing_keys_updated AFTER UPDATE ON signing_keys BEGIN UPDATE changes SET seq = seq + 1; END;
             """),
+        // `ClientRecord.jwksURI`: where a secretless client publishes its keys, NULL for every other client. A
+        // change of it is one every host must hear of: the clients trigger is made again with the new column.
+        ("keys of secretless clients at a URL", """
+            ALTER TABLE clients ADD COLUMN jwks_uri TEXT;
+            DROP TRIGGER clients_updated;
+            CREATE TRIGGER clients_updated AFTER UPDATE OF id, name, role, allowed_scopes, default_scopes, token_lifetime, enabled,
+                created_at, updated_at, not_before, instance, public_keys, jwks_uri ON clients BEGIN UPDATE changes SET seq = seq + 1; END;
+            """),
     ]
 
     /// Brings the database up to the latest version, one transaction per migration.

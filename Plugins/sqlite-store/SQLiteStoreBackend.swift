@@ -38,7 +38,7 @@ final class SQLiteStoreBackend: StoreBackend {
         try Self.checkIntegrity(db, path: path)
         try SQLiteSchema.migrate(db)
         let names = ["id", "name", "role", "allowed_scopes", "default_scopes", "token_lifetime", "enabled", "created_at", "updated_at",
-                     "last_used_at", "not_before", "instance", "public_keys"]
+                     "last_used_at", "not_before", "instance", "public_keys", "jwks_uri"]
         let columns = names.joined(separator: ", ")
         selectClient = try db.prepare("SELECT \(columns) FROM clients WHERE id = ?1")
         // The authentication path: client and secrets in one statement, so one read transaction (one round
@@ -56,11 +56,11 @@ final class SQLiteStoreBackend: StoreBackend {
             ORDER BY s.created_at, s.rowid
             """)
         selectSecrets = try db.prepare("SELECT verifier, created_at, expires_at FROM secrets WHERE client_id = ?1 ORDER BY created_at, rowid")
-        insertClient = try db.prepare("INSERT INTO clients (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")
+        insertClient = try db.prepare("INSERT INTO clients (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")
         updateClient = try db.prepare("""
             UPDATE clients SET name = ?2, role = ?3, allowed_scopes = ?4, default_scopes = ?5, token_lifetime = ?6,
             enabled = ?7, created_at = ?8, updated_at = ?9, last_used_at = ?10, not_before = ?11,
-            instance = ?12, public_keys = ?13 WHERE id = ?1
+            instance = ?12, public_keys = ?13, jwks_uri = ?14 WHERE id = ?1
             """)
         deleteSecrets = try db.prepare("DELETE FROM secrets WHERE client_id = ?1")
         insertSecret = try db.prepare("INSERT INTO secrets (client_id, verifier, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")
@@ -207,8 +207,8 @@ final class SQLiteStoreBackend: StoreBackend {
         var found: StoredClient?
         while try statement.step() {
             if found == nil { found = StoredClient(record: row(statement), secrets: []) }
-            if let verifier = statement.text(13) {
-                found?.secrets.append(StoredSecret(verifier: verifier, createdAt: statement.int(14) ?? 0, expiresAt: statement.int(15)))
+            if let verifier = statement.text(14) {
+                found?.secrets.append(StoredSecret(verifier: verifier, createdAt: statement.int(15) ?? 0, expiresAt: statement.int(16)))
             }
         }
         return found
@@ -222,7 +222,8 @@ final class SQLiteStoreBackend: StoreBackend {
             tokenLifetime: statement.int(5), enabled: statement.int(6) == 1,
             createdAt: statement.int(7) ?? 0, updatedAt: statement.int(8) ?? 0,
             lastUsedAt: max(statement.int(9) ?? 0, pendingUses[statement.text(0) ?? ""] ?? 0).nonZero,
-            notBefore: statement.int(10), instance: statement.text(11), publicKeys: Self.keys(statement.text(12)))
+            notBefore: statement.int(10), instance: statement.text(11), publicKeys: Self.keys(statement.text(12)),
+            jwksURI: statement.text(13))
     }
 
     /// Keys as the store wrote them; a column that no longer parses yields no keys, which fails closed (the
@@ -248,7 +249,8 @@ final class SQLiteStoreBackend: StoreBackend {
                        .optional(record.tokenLifetime), .integer(record.enabled ? 1 : 0), .integer(record.createdAt),
                        .integer(record.updatedAt), .optional(record.lastUsedAt), .optional(record.notBefore),
                        record.instance.map { .text($0) } ?? .null,
-                       record.publicKeys.isEmpty ? .null : .text(JSONWriter.string(.array(record.publicKeys.map(\.json)))))
+                       record.publicKeys.isEmpty ? .null : .text(JSONWriter.string(.array(record.publicKeys.map(\.json)))),
+                       record.jwksURI.map { .text($0) } ?? .null)
     }
 
     private func writeSecrets(_ client: StoredClient) throws {

@@ -76,6 +76,10 @@ public final class StoreService {
             defer { announce(params.clientID) }
             return ClientResult(client: try removePublicKey(params))
         }
+        server.register(ClientKeys.setJWKSetURL) { [self] params in
+            defer { announce(params.clientID) }
+            return ClientResult(client: try setJWKSetURL(params))
+        }
         server.register(ClientStore.setNotBefore) { [self] params in
             defer { announce(params.clientID) }
             return ClientResult(client: try modify(params.clientID) { $0.record.notBefore = params.notBefore })
@@ -138,7 +142,7 @@ public final class StoreService {
         // A client with keys has no secret: what it proves itself with lives only on its own machine.
         var secrets: [StoredSecret] = []
         if let secret = params.secret {
-            guard record.publicKeys.isEmpty else { throw RPCError(.invalidParams, "a client has a secret or public keys, not both") }
+            guard !record.usesKeys else { throw RPCError(.invalidParams, "a client has a secret or public keys, not both") }
             try ClientValidation.checkSecret(secret)
             secrets = [StoredSecret(verifier: try makeVerifier(secret), createdAt: time, expiresAt: nil)]
         }
@@ -194,6 +198,9 @@ public final class StoreService {
         let time = now()
         return try modify(params.clientID) { stored in
             guard stored.secrets.isEmpty else { throw RPCError(.invalidParams, "client '\(params.clientID)' uses a secret, not keys") }
+            guard stored.record.jwksURI == nil else {
+                throw RPCError(.invalidParams, "client '\(params.clientID)' takes its keys from its jwks uri: drop that first")
+            }
             var key = params.key
             key.createdAt = time
             try ClientValidation.validate(keys: stored.record.publicKeys + [key])
@@ -217,12 +224,27 @@ public final class StoreService {
         }
     }
 
+    /// Sets or replaces the URL of the client's keys; a client with registered keys changes over to the URL
+    /// in one step (a record carries one or the other). Nil drops the URL, which leaves the client no way to
+    /// authenticate until a key is added: it fails closed, and the change over back to registered keys is
+    /// "drop, then add".
+    public func setJWKSetURL(_ params: SetJWKSetURLParams) throws -> ClientRecord {
+        if let url = params.jwksURI, let problem = JWKSetURL.violation(url) { throw RPCError(.invalidClient, problem) }
+        let time = now()
+        return try modify(params.clientID) { stored in
+            guard stored.secrets.isEmpty else { throw RPCError(.invalidParams, "client '\(params.clientID)' uses a secret, not keys") }
+            if params.jwksURI != nil { stored.record.publicKeys = [] }
+            stored.record.jwksURI = params.jwksURI
+            stored.record.updatedAt = time
+        }
+    }
+
     public func rotateSecret(_ params: RotateSecretParams) throws -> ClientRecord {
         try ClientValidation.checkSecret(params.secret)
         let verifier = try makeVerifier(params.secret)
         let time = now()
         return try modify(params.clientID) { stored in
-            guard stored.record.publicKeys.isEmpty else {
+            guard !stored.record.usesKeys else {
                 throw RPCError(.invalidParams, "client '\(params.clientID)' uses public keys, not a secret")
             }
             let graceEnd = time + params.graceSeconds

@@ -86,9 +86,10 @@ public final class Gatehouse: Sendable {
         let bearer = BearerAuthenticator(validator: validator, policy: policyEndpoint, metrics: metrics, logger: logger)
         let limiter = FailureRateLimiter(perAddress: config.rateLimits.perAddress, perClientAddress: config.rateLimits.perClient,
                                          perClient: config.rateLimits.perClientTotal)
-        let authenticator = ClientAuthenticator(directory: directory, limiter: limiter, trustedProxies: config.trustedProxies,
+        var authenticator = ClientAuthenticator(directory: directory, limiter: limiter, trustedProxies: config.trustedProxies,
                                                 assertions: AssertionVerifier(settings: config.assertionSettings),
                                                 metrics: metrics, logger: logger)
+        authenticator.jwksFetcher = JWKSetFetcher(settings: config.jwksCacheSettings, logger: logger)
         reloadTargets = ReloadTargets(config: config, limiter: limiter, reloadSigningKeys: { codec.reloadIfChanged() })
         invalidations.subscribe { ids in
             directory.invalidate(ids)

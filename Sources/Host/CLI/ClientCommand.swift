@@ -6,8 +6,8 @@ import PluginProtocol
 /// `gatehouse client …`: manage clients in whichever store the config names.
 enum ClientCommand {
     private static let valueOptions: Set<String> = ["config", "data", "name", "id", "scope", "default-scope", "role", "ttl", "grace",
-                                                     "public-key", "add-public-key", "remove-key", "key-id"]
-    private static let flagOptions: Set<String> = ["json", "secret-stdin"]
+                                                     "public-key", "add-public-key", "remove-key", "key-id", "jwks-uri"]
+    private static let flagOptions: Set<String> = ["json", "secret-stdin", "remove-jwks-uri"]
 
     static func run(_ raw: [String]) -> CommandLineTool.Exit {
         let (action, rest) = CommandLineTool.splitCommand(raw)
@@ -88,6 +88,7 @@ enum ClientCommand {
         guard !scopes.isEmpty else {
             return .failure(CLIError(.usage, "client add needs --scope \"a b\": a client without scopes can never get a token"))
         }
+        if let url = arguments.value("jwks-uri") { return addWithJWKSetURL(url, name: name, scopes: scopes, arguments, store, json: json) }
         if let path = arguments.value("public-key") { return addWithKey(path, name: name, scopes: scopes, arguments, store, json: json) }
         let lifetime: Int64?
         let secret: String
@@ -136,6 +137,9 @@ enum ClientCommand {
     }
 
     private static func update(_ id: String, _ arguments: CommandLineArguments, _ store: PluginSession, json: Bool) -> Result<Void, CLIError> {
+        if arguments.value("jwks-uri") != nil || arguments.flag("remove-jwks-uri") {
+            return updateJWKSetURL(id, arguments, store, json: json)
+        }
         if arguments.value("add-public-key") != nil || arguments.value("remove-key") != nil {
             return updateKeys(id, arguments, store, json: json)
         }

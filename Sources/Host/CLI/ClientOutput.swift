@@ -23,6 +23,8 @@ enum ClientOutput {
                 ["kid": .string(key.keyID), "alg": .string(key.algorithm), "created_at": .int(key.createdAt)]
             })
         }
+        // The method says private_key_jwt for both kinds of secretless client; this says where the keys are.
+        if let url = client.jwksURI { members["jwks_uri"] = .string(url) }
         if let secret { members["client_secret"] = .string(secret) }
         return .object(members)
     }
@@ -39,7 +41,7 @@ enum ClientOutput {
             "role:        \(client.role.isEmpty ? "(none)" : client.role)",
             "scopes:      \(scopes(client))",
             "enabled:     \(client.enabled ? "yes" : "no")",
-            "auth method: \(client.publicKeys.isEmpty ? "client secret" : "private_key_jwt (public keys, no secret)")",
+            "auth method: \(method(client))",
             "token ttl:   \(client.tokenLifetime.map { "\($0) s" } ?? "server default")",
             "created:     \(date(client.createdAt))",
             "last used:   \(client.lastUsedAt.map(date) ?? "never")",
@@ -50,7 +52,14 @@ enum ClientOutput {
         for key in client.publicKeys {
             lines.append("public key:  \(key.keyID) (\(key.algorithm)), added \(date(key.createdAt))")
         }
+        if let url = client.jwksURI { lines.append("jwks uri:    \(url)") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    private static func method(_ client: ClientRecord) -> String {
+        if client.jwksURI != nil { return "private_key_jwt (keys fetched from its jwks uri, no secret)" }
+        if !client.publicKeys.isEmpty { return "private_key_jwt (public keys, no secret)" }
+        return client.secrets.isEmpty ? "none (no secret, no key: cannot authenticate)" : "client secret"
     }
 
     static func table(_ clients: [ClientRecord]) -> String {

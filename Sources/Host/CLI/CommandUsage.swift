@@ -38,6 +38,8 @@ enum CommandUsage {
               --public-key FILE      a secretless client: its public key, PEM or JWK (RSA >= 2048, P-256, Ed25519);
                                      it signs JWT assertions (private_key_jwt, jwt-bearer grant; Docs/secretless-clients.md)
               --key-id KID           the key's kid (default: the JWK's kid, else its RFC 7638 thumbprint)
+              --jwks-uri URL         a secretless client whose keys the server fetches from URL, a JWK Set (https;
+                                     http only to 127.0.0.1, ::1 or localhost); instead of --public-key
               --json                 print the client as JSON (snake_case keys)
             """,
         "list": "usage: gatehouse client list [--json]",
@@ -46,10 +48,14 @@ enum CommandUsage {
             usage: gatehouse client update ID [--name N] [--scope "a b"] [--default-scope "a"] [--role R]
                                               [--ttl SECONDS] [--json]
                    gatehouse client update ID [--add-public-key FILE [--key-id KID]] [--remove-key KID] [--json]
+                   gatehouse client update ID (--jwks-uri URL | --remove-jwks-uri [--add-public-key FILE]) [--json]
 
               --ttl 0 returns the client to the server default lifetime.
               Key rotation: --add-public-key the new key, move the client to it, then --remove-key the old one;
               both work in between. A removed key stops working at once.
+              --jwks-uri URL replaces the client's jwks uri (or its registered keys); --remove-jwks-uri drops it,
+              and with --add-public-key changes the client over to that key. Keys at a URL rotate by publishing
+              them there (Docs/secretless-clients.md, "Keys at a URL").
             """,
         "rotate-secret": """
             usage: gatehouse client rotate-secret ID [--grace SECONDS] [--json]

@@ -7,6 +7,19 @@ extension HostConfig {
         // Up to a day; an assertion is a short-lived proof and its jti is remembered until it expires.
         assertionMaxLifetime = try reader.optionalInt("max_lifetime_seconds", in: 1...86_400) ?? assertionMaxLifetime
         assertionClockSkew = try reader.optionalInt("clock_skew_seconds", in: 0...300) ?? assertionClockSkew
+        // Keys at a jwksUri: the floor under a server's max-age, and how often an unknown kid may refetch.
+        jwksMinCache = try reader.optionalInt("jwks_min_cache_seconds", in: 1...86_400) ?? jwksMinCache
+        jwksRefreshInterval = try reader.optionalInt("jwks_refresh_interval_seconds", in: 1...3600) ?? jwksRefreshInterval
+    }
+
+    /// `JWKSetCache`'s bounds: max-age clamped to [jwks_min_cache_seconds, 24 h], 5 min (or the floor, if
+    /// higher) without one.
+    var jwksCacheSettings: JWKSetCache.Settings {
+        var settings = JWKSetCache.Settings()
+        settings.minFreshness = .seconds(jwksMinCache)
+        settings.defaultFreshness = .seconds(max(300, jwksMinCache))
+        settings.refreshInterval = .seconds(jwksRefreshInterval)
+        return settings
     }
 
     /// The `aud` values that name this server: the issuer (with or without a final slash) and the URLs of

@@ -29,6 +29,9 @@ public struct HostConfig: Sendable {
     /// `client_assertions.max_lifetime_seconds` and `.clock_skew_seconds` (HostConfig+Assertions.swift).
     public var assertionMaxLifetime: Int64 = 3600
     public var assertionClockSkew: Int64 = 30
+    /// `client_assertions.jwks_min_cache_seconds` and `.jwks_refresh_interval_seconds` (keys at a `jwksUri`).
+    public var jwksMinCache: Int64 = 60
+    public var jwksRefreshInterval: Int64 = 10
     public var store: PluginSpec
     public var policy: PluginSpec
 

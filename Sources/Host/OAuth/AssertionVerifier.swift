@@ -40,18 +40,20 @@ final class AssertionVerifier: Sendable {
         self.replays = replays
     }
 
-    /// Nil when `assertion` proves `client` (nil: no such client); otherwise the audit reason.
-    func check(_ text: String, client: ClientRecord?, now: Int64) -> String? {
+    /// Nil when `assertion` proves `client` (nil: no such client); otherwise the audit reason. `keys` are
+    /// the client's keys from its `jwksUri` (`JWKSetFetcher`); without them, its registered `publicKeys`.
+    func check(_ text: String, client: ClientRecord?, keys: [PublicKeyInfo]? = nil, now: Int64) -> String? {
         guard let assertion = ClientAssertion(text) else { return "malformed_assertion" }
         guard let algorithm = Self.allowedAlgorithms[assertion.algorithm] else { return "assertion_alg_not_allowed" }
-        let candidates = client.map { candidateKeys($0, assertion: assertion, algorithm: algorithm) } ?? []
+        let keys = keys ?? client?.publicKeys ?? []
+        let candidates = client.map { candidateKeys($0.id, keys, assertion: assertion, algorithm: algorithm) } ?? []
         var verified = false
         if candidates.isEmpty {
             _ = Self.decoys[algorithm]?.verify(assertion.signature, for: assertion.signingInput)
         }
         for key in candidates where key.verify(assertion.signature, for: assertion.signingInput) { verified = true }
         guard let client else { return "unknown_client" }
-        guard !client.publicKeys.isEmpty else { return "client_has_no_keys" }
+        guard client.usesKeys else { return "client_has_no_keys" }
         guard verified else { return candidates.isEmpty ? "unknown_key" : "bad_signature" }
         guard client.enabled else { return "disabled" }
         // RFC 7523 §3 items 1-2: iss and sub are the client id for client authentication (and for the grant,
@@ -77,10 +79,12 @@ final class AssertionVerifier: Sendable {
 
     /// The client's keys the header can mean: the one its `kid` names, or without a `kid` every key of the
     /// header's algorithm (at most `ClientKeys.maxKeysPerClient`).
-    private func candidateKeys(_ client: ClientRecord, assertion: ClientAssertion, algorithm: SignatureAlgorithm) -> [AsymmetricKey] {
-        client.publicKeys.filter { info in
+    private func candidateKeys(_ clientID: String, _ keys: [PublicKeyInfo], assertion: ClientAssertion,
+                               algorithm: SignatureAlgorithm) -> [AsymmetricKey]
+    {
+        keys.filter { info in
             info.algorithm == algorithm.rawValue && (assertion.keyID == nil || assertion.keyID == info.keyID)
-        }.compactMap { info in key(clientID: client.id, info) }
+        }.compactMap { info in key(clientID: clientID, info) }
     }
 
     private func key(clientID: String, _ info: PublicKeyInfo) -> AsymmetricKey? {

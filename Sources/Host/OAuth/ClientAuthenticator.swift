@@ -29,6 +29,8 @@ struct ClientAuthenticator: Sendable {
     let trustedProxies: [IPNetwork]
     /// `private_key_jwt` and the JWT-bearer grant. The default names no audience, so it accepts no assertion.
     var assertions = AssertionVerifier(settings: .init(audiences: []))
+    /// The keys of clients registered with a `jwksUri`. Without one such clients cannot authenticate.
+    var jwksFetcher: JWKSetFetcher?
     let metrics: GatehouseMetrics
     let logger: Logger
 
@@ -85,17 +87,37 @@ struct ClientAuthenticator: Sendable {
             case .failure(let error):
                 completion(.failure(Refusal(.unavailable("store_unavailable"), pluginError: error)))
             case .success(let record):
-                let reason = assertions.check(assertion, client: record, now: Int64(time(nil)))
-                if reason == nil, let record {  // `check` passes only with a record
-                    limiter.recordSuccess(clientID: clientID, address: context.remoteAddress)
-                    return completion(.success(record))
+                guard let record, let url = record.jwksURI else {
+                    return conclude(assertion, credentials, record: record, keys: nil, context: context, completion: completion)
                 }
-                limiter.recordFailure(clientID: clientID, address: context.remoteAddress, secret: credentials.proof)
-                let error: OAuthError = credentials.method == .jwtBearerGrant ? .invalidGrant(reason: reason ?? "unknown")
-                    : .invalidClient(reason: reason ?? "unknown")
-                completion(.failure(Refusal(error, clientID: record == nil ? nil : clientID, unknownID: record == nil ? clientID : nil)))
+                // Keys at a URL: from the fetcher's cache at once, or after a fetch on a worker thread.
+                guard let jwksFetcher else {
+                    return conclude(assertion, credentials, record: record, keys: [], context: context, completion: completion)
+                }
+                jwksFetcher.keys(url, keyID: ClientAssertion(assertion)?.keyID) { keys in
+                    conclude(assertion, credentials, record: record, keys: keys ?? [], unavailable: keys == nil,
+                             context: context, completion: completion)
+                }
             }
         }
+    }
+
+    /// The verdict on an assertion once the client's keys are known; `unavailable` when its `jwksUri` gave none.
+    private func conclude(_ assertion: String, _ credentials: ClientCredentials, record: ClientRecord?, keys: [PublicKeyInfo]?,
+                          unavailable: Bool = false, context: RequestContext,
+                          completion: @escaping @Sendable (Result<ClientRecord, Refusal>) -> Void)
+    {
+        let clientID = credentials.clientID
+        var reason = assertions.check(assertion, client: record, keys: keys, now: Int64(time(nil)))
+        if reason == nil, let record {  // `check` passes only with a record
+            limiter.recordSuccess(clientID: clientID, address: context.remoteAddress)
+            return completion(.success(record))
+        }
+        if unavailable, reason == "unknown_key" { reason = "jwks_unavailable" }
+        limiter.recordFailure(clientID: clientID, address: context.remoteAddress, secret: credentials.proof)
+        let error: OAuthError = credentials.method == .jwtBearerGrant ? .invalidGrant(reason: reason ?? "unknown")
+            : .invalidClient(reason: reason ?? "unknown")
+        completion(.failure(Refusal(error, clientID: record == nil ? nil : clientID, unknownID: record == nil ? clientID : nil)))
     }
 
     /// For the endpoints that take a `token` and client credentials (revocation RFC 7009 §2.1, introspection

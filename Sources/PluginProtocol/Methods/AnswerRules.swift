@@ -28,6 +28,11 @@ public enum AnswerRules {
         if let instance = client.instance, !ClientInstance.isValid(instance) {
             return "instance must be 1-64 characters of A-Z a-z 0-9 _ -"
         }
+        if let url = client.jwksURI {
+            if let problem = JWKSetURL.violation(url) { return problem }
+            // Two sources of keys would leave "which key is the client's" to whichever the host reads first.
+            guard client.publicKeys.isEmpty else { return "a client has registered public keys or a jwks uri, not both" }
+        }
         return nil
     }
 

@@ -7,8 +7,11 @@
 public enum ClientKeys {
     public static let addPublicKey = Method<AddPublicKeyParams, ClientResult>("store.addPublicKey")
     public static let removePublicKey = Method<RemovePublicKeyParams, ClientResult>("store.removePublicKey")
+    /// Sets, replaces or (with null) drops a secretless client's `jwksUri`. A store that serves it keeps
+    /// `jwksUri` on its records; one that does not may ignore the field, and the host refuses such clients.
+    public static let setJWKSetURL = Method<SetJWKSetURLParams, ClientResult>("store.setJwksUri")
 
-    public static let allMethods = [addPublicKey.name, removePublicKey.name]
+    public static let allMethods = [addPublicKey.name, removePublicKey.name, setJWKSetURL.name]
 
     /// More than this many keys on one client is a mistake: two cover a rotation.
     public static let maxKeysPerClient = 10
@@ -85,4 +88,21 @@ public struct RemovePublicKeyParams: JSONCodable, Equatable {
         keyID = try reader.string("kid")
     }
     public var json: JSONValue { ["clientId": .string(clientID), "kid": .string(keyID)] }
+}
+
+public struct SetJWKSetURLParams: JSONCodable, Equatable {
+    public var clientID: String
+    /// The new URL (replacing the one there is, or the client's registered keys); nil drops it.
+    public var jwksURI: String?
+    public init(clientID: String, jwksURI: String?) {
+        self.clientID = clientID
+        self.jwksURI = jwksURI
+    }
+    public init(json: JSONValue) throws(JSONShapeError) {
+        let reader = try JSONObjectReader(json, what: "params")
+        clientID = try reader.string("clientId")
+        guard reader.members["jwksUri"] != nil else { throw JSONShapeError("missing field 'jwksUri' (null drops it)") }
+        jwksURI = try reader.optionalString("jwksUri")
+    }
+    public var json: JSONValue { ["clientId": .string(clientID), "jwksUri": jwksURI.map { .string($0) } ?? .null] }
 }

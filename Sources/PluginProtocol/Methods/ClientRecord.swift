@@ -27,11 +27,15 @@ public struct ClientRecord: JSONCodable, Equatable {
     /// Public keys for `private_key_jwt` and the JWT-bearer grant (`ClientKeys`); omitted from JSON when
     /// empty, so stores that do not keep keys see the records they always saw.
     public var publicKeys: [PublicKeyInfo]
+    /// Where the client publishes its public keys as a JWK Set (OIDC Dynamic Client Registration §2
+    /// `jwks_uri`), instead of registered `publicKeys`, never as well as them (`JWKSetURL` says which URLs
+    /// may be). Omitted from JSON when nil, like `publicKeys`.
+    public var jwksURI: String?
 
     public init(id: String, name: String, role: String, allowedScopes: [String], defaultScopes: [String],
                 tokenLifetime: Int64?, enabled: Bool, createdAt: Int64, updatedAt: Int64, lastUsedAt: Int64? = nil,
                 notBefore: Int64? = nil, secrets: [SecretInfo] = [], instance: String? = nil,
-                publicKeys: [PublicKeyInfo] = [])
+                publicKeys: [PublicKeyInfo] = [], jwksURI: String? = nil)
     {
         self.id = id
         self.name = name
@@ -47,10 +51,14 @@ public struct ClientRecord: JSONCodable, Equatable {
         self.secrets = secrets
         self.instance = instance
         self.publicKeys = publicKeys
+        self.jwksURI = jwksURI
     }
 
     /// How the client proves who it is: keys win, since a client registered with keys has no secret.
-    public var authenticationMethod: String { publicKeys.isEmpty ? "client_secret" : "private_key_jwt" }
+    public var authenticationMethod: String { publicKeys.isEmpty && jwksURI == nil ? "client_secret" : "private_key_jwt" }
+
+    /// True for a secretless client: keys registered or at a URL.
+    public var usesKeys: Bool { !publicKeys.isEmpty || jwksURI != nil }
 
     public init(json: JSONValue) throws(JSONShapeError) {
         let reader = try JSONObjectReader(json, what: "client")
@@ -76,6 +84,7 @@ public struct ClientRecord: JSONCodable, Equatable {
         var keys: [PublicKeyInfo] = []
         for element in reader.members["publicKeys"]?.arrayValue ?? [] { keys.append(try PublicKeyInfo(json: element)) }
         publicKeys = keys
+        jwksURI = try reader.optionalString("jwksUri")
     }
 
     public var json: JSONValue {
@@ -91,6 +100,7 @@ public struct ClientRecord: JSONCodable, Equatable {
         if let notBefore { members["notBefore"] = .int(notBefore) }
         if let instance { members["instance"] = .string(instance) }
         if !publicKeys.isEmpty { members["publicKeys"] = .array(publicKeys.map(\.json)) }
+        if let jwksURI { members["jwksUri"] = .string(jwksURI) }
         return .object(members)
     }
 }
