@@ -121,20 +121,33 @@ enum ClientCommand {
         }
     }
 
+    /// Page by page, each printed before the next is asked for: a million clients are never all in memory. A
+    /// table is aligned within each page of `listPage` clients; JSON is one array, whatever the number of pages.
     private static func list(_ store: PluginSession, json: Bool) -> Result<Void, CLIError> {
-        var clients: [ClientRecord] = []
         var cursor: String?
+        var shown = 0
         repeat {
-            switch store.call(ClientStore.list, ListClientsParams(cursor: cursor, limit: 1000)) {
+            switch store.call(ClientStore.list, ListClientsParams(cursor: cursor, limit: listPage)) {
             case .failure(let error): return .failure(error)
             case .success(let page):
-                clients += page.clients
+                if json {
+                    print(ClientOutput.jsonArrayPart(page.clients, first: shown == 0), terminator: "")
+                } else if !page.clients.isEmpty {
+                    print(ClientOutput.table(page.clients, header: shown == 0), terminator: "")
+                }
+                shown += page.clients.count
                 cursor = page.nextCursor
             }
         } while cursor != nil
-        print(json ? JSONWriter.pretty(.array(clients.map { ClientOutput.json($0) })) : ClientOutput.table(clients), terminator: "")
+        if json {
+            print(shown == 0 ? "]" : "\n]")
+        } else if shown == 0 {
+            print(ClientOutput.table([]), terminator: "")
+        }
         return .success(())
     }
+
+    static let listPage: Int64 = 1000
 
     private static func update(_ id: String, _ arguments: CommandLineArguments, _ store: PluginSession, json: Bool) -> Result<Void, CLIError> {
         if arguments.value("jwks-uri") != nil || arguments.flag("remove-jwks-uri") {

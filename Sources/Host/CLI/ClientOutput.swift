@@ -62,17 +62,32 @@ enum ClientOutput {
         return client.secrets.isEmpty ? "none (no secret, no key: cannot authenticate)" : "client secret"
     }
 
-    static func table(_ clients: [ClientRecord]) -> String {
+    /// `clients` as rows under a header (when `header`); columns as wide as this batch needs.
+    static func table(_ clients: [ClientRecord], header: Bool = true) -> String {
         guard !clients.isEmpty else { return "No clients. Create one with: gatehouse client add --name NAME --scope metrics\n" }
-        let rows = [["CLIENT ID", "NAME", "ROLE", "SCOPES", "ENABLED", "LAST USED"]] + clients.map {
+        let formatter = ISO8601DateFormatter()  // one per batch: making one per row dominated a long list
+        let body = clients.map {
             [$0.id, $0.name, $0.role.isEmpty ? "-" : $0.role, $0.allowedScopes.joined(separator: " "), $0.enabled ? "yes" : "no",
-             $0.lastUsedAt.map(date) ?? "never"]
+             $0.lastUsedAt.map { formatter.string(from: Date(timeIntervalSince1970: TimeInterval($0))) } ?? "never"]
         }
-        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
+        let titles = ["CLIENT ID", "NAME", "ROLE", "SCOPES", "ENABLED", "LAST USED"]
+        let widths = (0..<titles.count).map { column in ([titles] + body).map { $0[column].count }.max() ?? 0 }
+        return ((header ? [titles] : []) + body).map { row in
             zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
                 .trimmingCharacters(in: .whitespaces)
         }.joined(separator: "\n") + "\n"
+    }
+
+    /// A page of `client list --json`: the opening bracket with the first page, then the page's elements as
+    /// `JSONWriter.pretty` writes an array's, so the pages together print exactly the one array (closed by
+    /// the caller).
+    static func jsonArrayPart(_ clients: [ClientRecord], first: Bool) -> String {
+        let opening = first ? "[" : ""
+        guard !clients.isEmpty else { return opening }
+        // pretty(array) is "[\n" + elements at one level of indentation + "\n]\n".
+        let whole = JSONWriter.pretty(.array(clients.map { json($0) }))
+        let elements = whole.dropFirst(2).dropLast(3)
+        return opening + (first ? "\n" : ",\n") + elements
     }
 
     static func date(_ seconds: Int64) -> String {
