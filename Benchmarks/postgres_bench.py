@@ -1,9 +1,11 @@
 """postgres-store benchmarks (Benchmarks/run --only postgres): issuance with the auth cache on and off beside
-sqlite-store, and propagation — a revocation or a CLI disable on host A until host B refuses the token."""
+sqlite-store, the primary-key lookup floor (pgbench), propagation — a revocation or a CLI disable on host A until
+host B refuses the token — and with --million, the same store with 1,000,000 clients (postgres_million.py)."""
 import http.client
 import json
 import os
 import pwd
+import re
 import shutil
 import statistics
 import subprocess
@@ -111,7 +113,32 @@ def propagation(gatehouse_class, release, directory, database, trials):
         b.stop()
 
 
-def measure_postgres(args, directory, gatehouse_class, release, measure, token_script, free_port):
+# The store's lookup for a token (PostgresStoreBackend.selectClient), by primary key: a store round trip's floor.
+LOOKUP = """SELECT c.id, c.name, c.role, c.allowed_scopes, c.default_scopes, c.token_lifetime, c.enabled, c.created_at,
+c.updated_at, c.last_used_at, c.not_before, c.instance, c.public_keys, s.verifier, s.created_at, s.expires_at
+FROM gatehouse_clients c LEFT JOIN gatehouse_secrets s ON s.client_id = c.id WHERE c.id = :id ORDER BY s.created_at, s.id;
+"""
+
+
+def pgbench_floor(args, database, name, client_id, label):
+    """pgbench running the store's own lookup of `client_id` as a prepared statement over as many connections as
+    wrk uses (two threads, like wrk's): the rate PostgreSQL alone serves that round trip at on these cores."""
+    script = os.path.join(database.directory, "lookup.sql")
+    with open(script, "w") as f:
+        f.write(LOOKUP)
+    command = ["pgbench", "-n", "-M", "prepared", "-f", script, "-D", f"id={client_id}", f"-c{args.connections}", "-j2",
+               "-h", f"{database.directory}/socket", "-p", str(database.port), "-U", "postgres", name]
+    def rate(seconds):
+        out = subprocess.run(command + ["-T", str(seconds)], check=True, capture_output=True, text=True).stdout
+        return float(re.search(r"tps = ([\d.]+)", out).group(1))
+    rate(2)  # warm-up, as wrk's
+    runs = [rate(args.duration) for _ in range(args.runs)]
+    rate_median = statistics.median(runs)
+    return {"label": f"pgbench: store lookup by primary key, {label} (floor)", "rate": rate_median, "p99_ms": 0.0,
+            "non2xx": 0, "runs": [round(r) for r in runs], "raw": [(r, 0.0, 0) for r in runs], "floor": True}
+
+
+def measure_postgres(args, directory, gatehouse_class, release, measure, token_script, free_port, wrk=None, summarize=None):
     # A directory of its own: the postgres user cannot enter the benchmark's private one.
     database = PostgresServer(tempfile.mkdtemp(prefix="gatehouse-bench-pg-"), free_port())
     rows, notes = [], {}
@@ -128,13 +155,37 @@ def measure_postgres(args, directory, gatehouse_class, release, measure, token_s
             rows.append(measure(f"{store}: token issuance, auth cache off (store call per token)", args,
                                 gh.url + "/api/v1/oauth/token", script=good))
             gh.stop()
+        rows.append(pgbench_floor(args, database, "gatehouse", client_id, "small table"))
         revocation, disable, revocation_trials, disable_trials = propagation(gatehouse_class, release, directory, database, args.trials)
         for label, values, trials in (("revocation on A, refused on B", revocation, revocation_trials),
                                       ("CLI disable done, refused on B", disable, disable_trials)):
             ms = [v * 1000 for v in values]
             notes[f"propagation, {label} ({len(ms)}/{trials} trials)"] = (
                 f"p50 {statistics.median(ms):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms" if ms else "never refused")
+        if getattr(args, "million", False):
+            from postgres_million import measure_million
+            gh.configure("postgres", {"url": database.url})
+            more_rows, more_notes = measure_million(args, directory, database, gh, (client_id, secret), gatehouse_class, release,
+                                                    wrk, summarize, token_script, pgbench_floor)
+            rows += more_rows
+            notes.update(more_notes)
     finally:
         database.stop()
         shutil.rmtree(database.directory, ignore_errors=True)
     return rows, notes
+
+
+def report(args, rows, notes, ceiling):
+    """The table, with each row beside the nginx ceiling, and cache-off issuance beside the pgbench floor."""
+    print(f"\npostgres-store: wrk -t2 -c{args.connections}, {args.duration} s x {args.runs} runs; medians.")
+    print(f"{'benchmark':<66}{'req/s':>10}{'x ceiling':>11}{'p99 ms':>9}  runs")
+    for r in [ceiling] + rows:
+        p99 = "" if r.get("floor") else f"{r['p99_ms']:.2f}"
+        print(f"{r['label']:<66}{r['rate']:>10.0f}{r['rate'] / ceiling['rate']:>11.3f}{p99:>9}  {r['runs']}")
+    floors = {("1,000,000" in r["label"]): r["rate"] for r in rows if r.get("floor")}
+    for r in rows:
+        floor = floors.get("1,000,000" in r["label"])
+        if "postgres" in r["label"] and "cache off" in r["label"] and floor:
+            notes[f"{r['label']}: x pgbench floor"] = f"{r['rate'] / floor:.3f}"
+    for key, value in notes.items():
+        print(f"{key:<66}  {value}")

@@ -3,6 +3,7 @@
 
 Usage: Benchmarks/run [--duration 10] [--runs 3] [--connections 32] [--stores sqlite,file] [--million] [--signing]
        [--assertions] [--only logging|signing|assertions|postgres] [--trials 200]
+       Benchmarks/run --only postgres [--million] [--trials 200]
 """
 import argparse
 import base64
@@ -106,21 +107,26 @@ http {{ access_log off; client_body_temp_path {directory}; proxy_temp_path {dire
 
 
 def bulk_load(database, count):
-    """Fills sqlite-store's schema directly with `count` clients (the CLI would take an fsync per client)."""
+    """Fills sqlite-store's schema directly with `count` clients as `client add` writes them (bulk_clients.py; the
+    CLI would take an fsync per client). The store made the decoy row when it created the file."""
+    import bulk_clients
     db = sqlite3.connect(database)
     db.execute("PRAGMA journal_mode = WAL")
     now = int(time.time())
-    salt = b"0123456789abcdef"
-    verifier = "sha256-salted-v1$" + base64.urlsafe_b64encode(salt).decode().rstrip("=") + "$" + \
-        base64.urlsafe_b64encode(hashlib.sha256(salt + b"bulk-secret-not-used-0123456789abcdef").digest()).decode().rstrip("=")
-    batch = 50_000
-    for start in range(0, count, batch):
-        rows = [(f"bulk-{i:07d}", f"bulk {i}", "", "metrics", "metrics", None, 1, now, now, None, None) for i in range(start, min(count, start + batch))]
-        db.executemany("INSERT OR IGNORE INTO clients VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-        db.executemany("INSERT INTO secrets (client_id, verifier, created_at, expires_at) VALUES (?,?,?,NULL)",
-                       [(r[0], verifier, now) for r in rows])
-        db.commit()
+    batch = []
+    for client_id, _, client, verifier in bulk_clients.rows(count, b"sqlite-million", now, bulk_clients.randomness(count)):
+        batch.append((client, (client_id, verifier, now)))
+        if len(batch) == 50_000:
+            insert_batch(db, batch)
+            batch = []
+    insert_batch(db, batch)
     db.close()
+
+
+def insert_batch(db, batch):
+    db.executemany("INSERT INTO clients VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", [c for c, _ in batch])
+    db.executemany("INSERT INTO secrets (client_id, verifier, created_at, expires_at) VALUES (?,?,?,NULL)", [s for _, s in batch])
+    db.commit()
 
 
 class Gatehouse:
@@ -311,7 +317,8 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--stores", default="sqlite,file")
-    parser.add_argument("--million", action="store_true", help="also measure issuance with 1,000,000 clients in sqlite-store")
+    parser.add_argument("--million", action="store_true",
+                        help="also measure issuance with 1,000,000 clients in sqlite-store (with --only postgres: in postgres-store)")
     parser.add_argument("--signing", action="store_true", help="also measure issuance per signing algorithm beside openssl speed")
     parser.add_argument("--only", choices=["logging", "signing", "assertions", "postgres"],
                         help="run one part only: logging = issuance with logs off vs default logging; "
@@ -338,16 +345,12 @@ def main():
         shutil.rmtree(directory, ignore_errors=True)
         return
     if args.only == "postgres":
-        from postgres_bench import measure_postgres
+        from postgres_bench import measure_postgres, report
         body = json.dumps({"access_token": "x" * 560, "token_type": "Bearer", "expires_in": 3600, "scope": "metrics"})
-        rows, notes = measure_postgres(args, directory, Gatehouse, RELEASE, measure, token_script, free_port)
-        ceiling = measure_ceiling(args, directory, body)
-        print(f"\npostgres-store: wrk -t2 -c{args.connections}, {args.duration} s x {args.runs} runs; medians.")
-        print(f"{'benchmark':<66}{'req/s':>10}{'x ceiling':>11}{'p99 ms':>9}  runs")
-        for r in [ceiling] + rows:
-            print(f"{r['label']:<66}{r['rate']:>10.0f}{r['rate'] / ceiling['rate']:>11.3f}{r['p99_ms']:>9.2f}  {r['runs']}")
-        for key, value in notes.items():
-            print(f"{key:<66}  {value}")
+        before = measure_ceiling(args, directory, body)
+        rows, notes = measure_postgres(args, directory, Gatehouse, RELEASE, measure, token_script, free_port, wrk, summarize)
+        after = measure_ceiling(args, directory, body)
+        report(args, rows, notes, summarize("nginx fixed JSON body (ceiling, before and after)", before["raw"] + after["raw"]))
         shutil.rmtree(directory, ignore_errors=True)
         return
     results = []

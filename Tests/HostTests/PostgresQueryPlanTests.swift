@@ -23,6 +23,8 @@ import Testing
         SELECT jti, expires_at, (SELECT coalesce(max(seq), 0) FROM gatehouse_revocations) FROM gatehouse_revocations
         WHERE seq > 5 AND expires_at > 0 ORDER BY seq
         """
+    /// PostgresStoreBackend.addRevocation, before each new revocation.
+    static let revocationPurge = "DELETE FROM gatehouse_revocations WHERE expires_at <= 0"
 
     @Test func perTokenAndPeriodicStatementsUseAnIndex() async throws {
         let server = try PostgresServer.shared.get()
@@ -34,7 +36,7 @@ import Testing
         for id in ["client-a", "client-b"] {
             _ = try await pool.call(ClientStore.create, CreateClientParams(client: StoreFixtures.client(id), secret: StoreFixtures.secret))
         }
-        for statement in [Self.clientLookup, Self.changePurge, Self.changesAfter, Self.revocationsAfter] {
+        for statement in [Self.clientLookup, Self.changePurge, Self.changesAfter, Self.revocationsAfter, Self.revocationPurge] {
             let plan = try server.psql("SET enable_seqscan = off; EXPLAIN \(statement)", database: database.name)
             #expect(!plan.contains("Seq Scan"), "no index serves \(statement.prefix(60))…:\n\(plan)")
         }
