@@ -24,6 +24,8 @@ import tempfile
 import time
 import urllib.request
 
+import bulk_clients
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, ".build", "release")
 
@@ -109,7 +111,6 @@ http {{ access_log off; client_body_temp_path {directory}; proxy_temp_path {dire
 def bulk_load(database, count):
     """Fills sqlite-store's schema directly with `count` clients as `client add` writes them (bulk_clients.py; the
     CLI would take an fsync per client). The store made the decoy row when it created the file."""
-    import bulk_clients
     db = sqlite3.connect(database)
     db.execute("PRAGMA journal_mode = WAL")
     now = int(time.time())
@@ -124,7 +125,7 @@ def bulk_load(database, count):
 
 
 def insert_batch(db, batch):
-    db.executemany("INSERT INTO clients VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", [c for c, _ in batch])
+    db.executemany(f"INSERT INTO clients ({bulk_clients.CLIENT_COLUMNS}) VALUES ({','.join('?' * 13)})", [c for c, _ in batch])
     db.executemany("INSERT INTO secrets (client_id, verifier, created_at, expires_at) VALUES (?,?,?,NULL)", [s for _, s in batch])
     db.commit()
 

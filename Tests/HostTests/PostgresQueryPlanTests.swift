@@ -12,7 +12,7 @@ import Testing
     /// miss and every health probe.
     static let clientLookup = """
         SELECT c.id, c.name, c.role, c.allowed_scopes, c.default_scopes, c.token_lifetime, c.enabled, c.created_at, c.updated_at,
-        c.last_used_at, c.not_before, c.instance, c.public_keys, s.verifier, s.created_at, s.expires_at FROM gatehouse_clients c
+        c.last_used_at, c.not_before, c.instance, c.public_keys, c.jwks_uri, s.verifier, s.created_at, s.expires_at FROM gatehouse_clients c
         LEFT JOIN gatehouse_secrets s ON s.client_id = c.id WHERE c.id = 'client-a' ORDER BY s.created_at, s.id
         """
     /// ChangeListener.purgeOccasionally, every minute on every host.
