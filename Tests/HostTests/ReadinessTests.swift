@@ -37,6 +37,31 @@ import Testing
         #expect(ready)
     }
 
+    /// `plugins.store.health_probe_ms`/`health_probe_timeout_ms` set how soon a store that stopped
+    /// authenticating is found out: with 200/300 ms, well under the ~4 s of the default 2 s/2 s.
+    @Test func aShorterProbeIntervalFindsAStalledStoreSooner() async throws {
+        let directory = TemporaryDirectory()
+        let trigger = directory.path + "/stall-authenticate"
+        let host = try TestGatehouse(directory: directory) { config in
+            config.store.command = PluginTestSupport.executable("TestPlugin")
+            config.store.arguments = ["--role", "store", "--stall-authenticate-when", trigger]
+            config.store.config = .object([:])
+            config.store.callTimeout = .seconds(3)
+            config.store.healthProbe?.interval = .milliseconds(200)
+            config.store.healthProbe?.timeout = .milliseconds(300)
+        }
+        defer { host.stop() }
+        #expect(try host.request("GET", "/api/v1/status/ready").status == 200)
+        #expect(FileManager.default.createFile(atPath: trigger, contents: nil))
+        let started = ContinuousClock.now
+        let notReady = PluginTestSupport.eventually(timeout: .seconds(10)) {
+            (try? host.request("GET", "/api/v1/status/ready").status) == 503
+        }
+        let took = ContinuousClock.now - started
+        #expect(notReady)
+        #expect(took < .milliseconds(1_800), "not ready after \(took), the default probe's bound")
+    }
+
     /// A store whose database goes away answers `unavailable`: that is a store doing its job, so it is
     /// reported not ready without being restarted (restarts would spend its crash budget during the outage
     /// and leave it in cooldown after the database is back), and it is ready again with the first probe that

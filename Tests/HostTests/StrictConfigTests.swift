@@ -28,6 +28,28 @@ import Testing
         #expect(run.stderr.contains(message), "\(run.stderr)")
     }
 
+    /// `plugins.store.health_probe_ms` and `health_probe_timeout_ms` within their bounds, and only where a probe runs.
+    @Test(arguments: [
+        (#"{"plugins": {"store": {"health_probe_ms": 0}}}"#, "'plugins.store.health_probe_ms' must be from 100 to 600000, got 0"),
+        (#"{"plugins": {"store": {"health_probe_ms": 99}}}"#, "'plugins.store.health_probe_ms' must be from 100 to 600000, got 99"),
+        (#"{"plugins": {"store": {"health_probe_ms": 86400000}}}"#, "must be from 100 to 600000"),
+        (#"{"plugins": {"store": {"health_probe_ms": "2s"}}}"#, "plugins.store.health_probe_ms"),
+        (#"{"plugins": {"store": {"health_probe_ms": 1.5}}}"#, "plugins.store.health_probe_ms"),
+        (#"{"plugins": {"store": {"health_probe_timeout_ms": 60001}}}"#, "'plugins.store.health_probe_timeout_ms' must be from 100 to 60000"),
+        (#"{"plugins": {"policy": {"health_probe_ms": 1000}}}"#, "'plugins.policy.health_probe_ms': only a store has a health probe"),
+        (#"{"plugins": {"store": {"health_probe": 1000}}}"#, "(did you mean 'plugins.store.health_probe_ms'?)"),
+    ])
+    func healthProbeSettingsOutOfBoundsStopTheHost(config: String, message: String) throws {
+        try aMisspeltKeyStopsTheHost(config: config, message: message)
+    }
+
+    @Test func healthProbeSettingsReachTheProbe() throws {
+        let spec = try PluginSpec(name: "store", role: .store, json: try JSONParser.parse(#"{"health_probe_ms": 500, "health_probe_timeout_ms": 250}"#))
+        #expect(spec.healthProbe?.interval == .milliseconds(500) && spec.healthProbe?.timeout == .milliseconds(250))
+        let defaults = try PluginSpec(name: "store", role: .store, json: .object([:]))
+        #expect(defaults.healthProbe?.interval == .seconds(2) && defaults.healthProbe?.timeout == .seconds(2))
+    }
+
     @Test func aPluginEntryWithoutCommandTakesTheDefault() throws {
         let directory = TemporaryDirectory()
         try GatehouseCLI.write(#"{"plugins": {"store": {"config": {"changePollMs": 200}}, "policy": {"pool": 1}}}"#,

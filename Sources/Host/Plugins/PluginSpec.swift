@@ -87,6 +87,22 @@ extension PluginSpec {
         startTimeout = try Self.milliseconds(reader, "start_timeout_ms", default: startTimeout)
         shutdownGrace = try Self.milliseconds(reader, "shutdown_grace_ms", default: shutdownGrace)
         if let max = try reader.optionalInt("max_line_bytes", in: 1024...(64 << 20)) { maxLineLength = Int(max) }
+        try readHealthProbe(reader)
+    }
+
+    /// `health_probe_ms` (how often a ready store is probed) and `health_probe_timeout_ms` (its deadline):
+    /// at least 100 ms, or the probe itself becomes load; at most 10 min and 1 min, or readiness says little.
+    /// Refused on a slot without a probe (policies), where it would silently do nothing.
+    private mutating func readHealthProbe(_ reader: ConfigReader) throws(JSONShapeError) {
+        let interval = try reader.optionalInt("health_probe_ms", in: 100...600_000)
+        let timeout = try reader.optionalInt("health_probe_timeout_ms", in: 100...60_000)
+        guard interval != nil || timeout != nil else { return }
+        guard healthProbe != nil else {
+            let key = reader.name(interval != nil ? "health_probe_ms" : "health_probe_timeout_ms")
+            throw JSONShapeError("'\(key)': only a store has a health probe")
+        }
+        if let interval { healthProbe?.interval = .milliseconds(interval) }
+        if let timeout { healthProbe?.timeout = .milliseconds(timeout) }
     }
 
     /// Reads a standalone entry (tests, tools): the same as above, refusing unknown keys.
