@@ -39,9 +39,10 @@ import Testing
     }
 
     /// The default cap of 1,000 connections per address: 2,000 idle connections from 127.0.0.1 cannot lock out a
-    /// client from 127.0.0.2 (issue 13: 10,000 from one address locked everyone out).
+    /// client from 127.0.0.2 (issue 13: 10,000 from one address locked everyone out). Loopback is a trusted proxy
+    /// by default, which the cap exempts, so here no proxy is trusted.
     @Test func oneAddressCannotTakeEveryConnection() throws {
-        let gatehouse = try ServedGatehouse(config: #"{"access_log": false}"#)
+        let gatehouse = try ServedGatehouse(config: #"{"access_log": false, "trusted_proxies": []}"#)
         defer { gatehouse.stop() }
         let client = try gatehouse.addClient(name: "other")
         var sockets: [Int32] = []
@@ -75,6 +76,46 @@ import Testing
             ((try? gatehouse.metric(#"gatehouse_http_connections_refused_total{reason="max_connections_per_address"}"#, as: client)) ?? nil) ?? 0 >= 900
         }
         #expect(perAddress, "refusals were not counted under reason max_connections_per_address")
+    }
+
+    /// Behind nginx every client's connection comes from the proxy: a trusted proxy is not capped per address
+    /// (only by `max_connections`), while an untrusted address still is.
+    @Test func aTrustedProxyIsNotCappedPerAddress() throws {
+        let gatehouse = try ServedGatehouse(config: #"{"access_log": false, "http": {"max_connections_per_address": 50}, "trusted_proxies": ["127.0.0.1"]}"#)
+        defer { gatehouse.stop() }
+        let client = try gatehouse.addClient(name: "other")
+        var proxied: [Int32] = []
+        var direct: [Int32] = []
+        defer { (proxied + direct).forEach { close($0) } }
+        for _ in 0..<200 {
+            if let fd = connectSocket(port: gatehouse.port, from: "127.0.0.1") { proxied.append(fd) }
+            if let fd = connectSocket(port: gatehouse.port, from: "127.0.0.3") { direct.append(fd) }
+        }
+        #expect(proxied.count == 200 && direct.count == 200)
+        let refused = PluginTestSupport.eventually(timeout: .seconds(20)) { direct.suffix(150).allSatisfy { answered503($0) } }
+        #expect(refused, "connections past 50 from an untrusted address were not refused")
+        // Every connection from the trusted proxy is held open and answers a request.
+        var served = 0
+        let request = Array("GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+        for fd in proxied {
+            _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var buffer = [UInt8](repeating: 0, count: 64)
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count > 0, String(decoding: buffer[0..<count], as: UTF8.self).hasPrefix("HTTP/1.1 200") { served += 1 }
+        }
+        #expect(served == 200, "only \(served) of the proxy's 200 connections were served")
+        let counted = try gatehouse.metric(#"gatehouse_http_connections_refused_total{reason="max_connections_per_address"}"#, as: client)
+        #expect(counted == 150, "refused \(String(describing: counted)) per address; the untrusted address's 150 past the cap")
+    }
+
+    /// Whether the host has written a 503 to `fd` (a refused connection) without being asked.
+    private func answered503(_ fd: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&descriptor, 1, 0) == 1 else { return false }
+        return recv(fd, &buffer, buffer.count, Int32(MSG_PEEK)) > 0 && String(decoding: buffer, as: UTF8.self).hasPrefix("HTTP/1.1 503")
     }
 
     /// A blocking TCP connection to 127.0.0.1:`port`, from `source` if given.

@@ -133,7 +133,7 @@ public final class Gatehouse: Sendable {
                                   bearer: bearer, forwardAuth: ForwardAuth(bearer: bearer, trustedProxies: config.trustedProxies),
                                   metrics: metrics, plugins: [store, policy]))
         do {
-            server = try HTTPServer(host: config.listenHost, port: config.listenPort, limits: config.http, responder: router,
+            server = try HTTPServer(host: config.listenHost, port: config.listenPort, limits: config.http.exempting(config.trustedProxies), responder: router,
                                     observer: RequestObserver(metrics: metrics, logger: logger, accessLog: config.accessLog,
                                                               routeLabel: router.routeLabel))
         } catch {

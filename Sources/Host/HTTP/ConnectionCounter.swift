@@ -20,13 +20,18 @@ final class ConnectionCounter: Sendable {
 
 /// Open connections per peer address, against `maxConnectionsPerAddress`, so one address cannot take every
 /// slot of `maxConnections` (issue 13: 10,000 idle connections from one address locked everyone out).
-/// Consulted on accept and close only.
+/// Consulted on accept and close only. Trusted proxies are not counted: behind nginx every client's
+/// connection comes from the proxy's address, and capping it would cap the whole service.
 final class AddressConnectionCounter: Sendable {
     private let counts = Mutex<[String: Int]>([:])
+    private let uncapped: [IPNetwork]
 
-    /// Counts a connection from `address` unless it already has `limit` (0: no limit, nothing counted).
+    init(uncapped: [IPNetwork] = []) { self.uncapped = uncapped }
+
+    /// Counts a connection from `address` unless it already has `limit` (0: no limit, nothing counted; an
+    /// uncapped address: not counted either).
     func tryAcquire(_ address: String, limit: Int) -> Bool {
-        guard limit > 0 else { return true }
+        guard limit > 0, !isUncapped(address) else { return true }
         return counts.withLock { counts in
             let open = counts[address, default: 0]
             guard open < limit else { return false }
@@ -36,7 +41,7 @@ final class AddressConnectionCounter: Sendable {
     }
 
     func release(_ address: String, limit: Int) {
-        guard limit > 0 else { return }
+        guard limit > 0, !isUncapped(address) else { return }
         counts.withLock { counts in
             let open = counts[address, default: 0]
             counts[address] = open > 1 ? open - 1 : nil
@@ -44,4 +49,6 @@ final class AddressConnectionCounter: Sendable {
     }
 
     func current(_ address: String) -> Int { counts.withLock { $0[address, default: 0] } }
+
+    private func isUncapped(_ address: String) -> Bool { uncapped.contains { $0.contains(address) } }
 }

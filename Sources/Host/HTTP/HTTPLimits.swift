@@ -5,6 +5,9 @@ public struct HTTPLimits: Sendable {
     public var maxConnections = 10_000
     /// Open connections from one peer address; 0 turns the cap off. Behind a proxy every connection comes from it.
     public var maxConnectionsPerAddress = 1_000
+    /// Peers the per-address cap does not apply to: the trusted proxies (`trusted_proxies`), whose connections
+    /// carry many clients each. They still count against `maxConnections`.
+    public var uncappedAddresses: [IPNetwork] = []
     public var maxHeaderBytes = 16 * 1024
     public var maxHeaderCount = 100
     public var maxBodyBytes = 64 * 1024
@@ -16,4 +19,13 @@ public struct HTTPLimits: Sendable {
     public var writeTimeout: Duration = .seconds(10)
 
     public init() {}
+}
+
+extension HTTPLimits {
+    /// These limits with `proxies` exempt from the per-address cap.
+    public func exempting(_ proxies: [IPNetwork]) -> HTTPLimits {
+        var limits = self
+        limits.uncappedAddresses = proxies
+        return limits
+    }
 }

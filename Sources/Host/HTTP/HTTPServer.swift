@@ -8,7 +8,7 @@ public final class HTTPServer: Sendable {
     private let loops: [EventLoop]
     private let listenFD: Int32
     private let connectionCount = ConnectionCounter()
-    private let addressCount = AddressConnectionCounter()
+    private let addressCount: AddressConnectionCounter
     private let balancer: ConnectionBalancer
 
     /// Binds at once (so a taken port fails here, before plugins start) and starts serving.
@@ -18,6 +18,8 @@ public final class HTTPServer: Sendable {
         let threads = limits.threads > 0 ? limits.threads : max(1, ProcessInfo.processInfo.activeProcessorCount)
         let listener = try Socket.listen(host: host, port: port)
         balancer = ConnectionBalancer(loopCount: threads)
+        let addressCount = AddressConnectionCounter(uncapped: limits.uncappedAddresses)
+        self.addressCount = addressCount
         var loops: [EventLoop] = []
         for index in 0..<threads {
             loops.append(try EventLoop(listenFD: listener.fd, limits: limits, responder: responder, observer: observer,
