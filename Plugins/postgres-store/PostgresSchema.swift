@@ -129,6 +129,18 @@ enum PostgresSchema {
         // The listener's purge (every minute, on every host) looked for old changes by time with no index on it: a
         // scan of the whole log, which holds an hour of changes (two rows per client after a bulk import).
         ("change log purged by time through an index", "CREATE INDEX gatehouse_changes_by_time ON gatehouse_changes(changed_at)"),
+        // Used client assertion jtis (`store.consumeAssertion`), shared by every host: one accepted anywhere is
+        // refused everywhere until it expires. No trigger: nobody needs to hear of an insert. Expired rows are
+        // deleted in batches by expires_at.
+        ("used client assertions", """
+            CREATE TABLE gatehouse_assertion_jtis (
+                client_id text COLLATE "C" NOT NULL,
+                jti text COLLATE "C" NOT NULL,
+                expires_at bigint NOT NULL,
+                PRIMARY KEY (client_id, jti)
+            );
+            CREATE INDEX gatehouse_assertion_jtis_by_expiry ON gatehouse_assertion_jtis(expires_at);
+            """),
     ]
 
     /// Brings the database up to the latest version.

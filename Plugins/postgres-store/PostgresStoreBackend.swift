@@ -11,6 +11,8 @@ final class PostgresStoreBackend: StoreBackend {
 
     /// Last-use times are batched: a write per token would put a commit on the hot path.
     private var pendingUses = LastUseBatch()
+    /// Used assertions expire by the thousand under load; they are deleted a batch at a time.
+    var assertionPurge = PurgeSchedule()
 
     private static let columns = "id, name, role, allowed_scopes, default_scopes, token_lifetime, enabled, created_at, updated_at, last_used_at, not_before, instance, public_keys, jwks_uri"
     private static let prefixed = columns.split(separator: ",").map { "c." + $0.trimmingPrefix(" ") }.joined(separator: ", ")

@@ -76,6 +76,17 @@ enum SQLiteSchema {
             CREATE TRIGGER clients_updated AFTER UPDATE OF id, name, role, allowed_scopes, default_scopes, token_lifetime, enabled,
                 created_at, updated_at, not_before, instance, public_keys, jwks_uri ON clients BEGIN UPDATE changes SET seq = seq + 1; END;
             """),
+        // Used client assertion jtis (`store.consumeAssertion`): kept in the file, so neither a restart nor another
+        // host on the same file accepts one twice. Expired rows are deleted in batches by expires_at.
+        ("used client assertions", """
+            CREATE TABLE assertion_jtis (
+                client_id TEXT NOT NULL,
+                jti TEXT NOT NULL,
+                expires_at INTEGER NOT NULL,
+                PRIMARY KEY (client_id, jti)
+            );
+            CREATE INDEX assertion_jtis_by_expiry ON assertion_jtis(expires_at);
+            """),
     ]
 
     /// Brings the database up to the latest version, one transaction per migration.

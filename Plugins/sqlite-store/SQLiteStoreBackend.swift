@@ -25,6 +25,9 @@ final class SQLiteStoreBackend: StoreBackend {
 
     /// Last-use times are batched: writing one per token would put an fsync on the hot path.
     private var pendingUses = LastUseBatch()
+    /// `store.consumeAssertion`'s statements, prepared at its first call, and when expired rows go next.
+    var assertionStatements: (consume: SQLiteStatement, purge: SQLiteStatement)?
+    var assertionPurge = PurgeSchedule()
 
     init(path: String) throws {
         try Self.createPrivately(path)

@@ -63,6 +63,18 @@ public final class MemoryStoreBackend: StoreBackend {
         publishedKeys.values.filter { $0.notAfter > now }.sorted { $0.keyID < $1.keyID }
     }
 
+    /// Used assertion ids by client id and `jti`, with their expiry; expired ones are dropped as new ones come.
+    public private(set) var usedAssertions: [String: Int64] = [:]
+    public var keepsAssertionReplays: Bool { true }
+
+    public func consumeAssertion(clientID: String, tokenID: String, expiresAt: Int64, now: Int64) throws -> Bool {
+        let key = clientID + "\u{0}" + tokenID
+        if let expiry = usedAssertions[key], expiry > now { return false }
+        if usedAssertions.count >= 10_000 { usedAssertions = usedAssertions.filter { $0.value > now } }
+        usedAssertions[key] = expiresAt
+        return true
+    }
+
     /// Replaces the published signing keys (file-store reloads).
     public func replaceSigningKeys(_ keys: [HostPublicKey]) {
         publishedKeys = Dictionary(keys.map { ($0.keyID, $0) }, uniquingKeysWith: { _, last in last })

@@ -68,6 +68,13 @@ public protocol StoreBackend: AnyObject {
     func publishSigningKeys(_ keys: [HostPublicKey], now: Int64) throws
     /// Every key whose `notAfter` is after `now`, ordered by `kid`.
     func signingKeys(now: Int64) throws -> [HostPublicKey]
+    /// Whether it remembers used assertion `jti`s (`store.consumeAssertion`) where every host and every restart
+    /// sees them; the default is no, and the host keeps its own in-memory cache (file-store).
+    var keepsAssertionReplays: Bool { get }
+    /// Records (`clientID`, `tokenID`) until `expiresAt` and returns true, unless an entry for it exists that
+    /// has not expired at `now` (false: a replay). Atomic against every process sharing the storage, and durable
+    /// before it returns true. Expired entries may be deleted later, in batches.
+    func consumeAssertion(clientID: String, tokenID: String, expiresAt: Int64, now: Int64) throws -> Bool
 }
 
 extension StoreBackend {
@@ -77,6 +84,10 @@ extension StoreBackend {
         throw RPCError(.methodNotFound, "this store keeps no signing keys")
     }
     public func signingKeys(now: Int64) throws -> [HostPublicKey] { throw RPCError(.methodNotFound, "this store keeps no signing keys") }
+    public var keepsAssertionReplays: Bool { false }
+    public func consumeAssertion(clientID: String, tokenID: String, expiresAt: Int64, now: Int64) throws -> Bool {
+        throw RPCError(.methodNotFound, "this store keeps no used assertions")
+    }
 }
 
 extension StoredClient {

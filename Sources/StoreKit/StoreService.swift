@@ -90,6 +90,7 @@ public final class StoreService {
         }
         server.register(ClientStore.revocations) { [self] in try backend.revocations(after: $0.after, now: now()) }
         if backend.keepsSigningKeys { registerSigningKeys(on: server) }
+        if backend.keepsAssertionReplays { registerAssertionReplays(on: server) }
     }
 
     // MARK: - Methods

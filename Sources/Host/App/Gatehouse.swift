@@ -86,8 +86,9 @@ public final class Gatehouse: Sendable {
         let bearer = BearerAuthenticator(validator: validator, policy: policyEndpoint, metrics: metrics, logger: logger)
         let limiter = FailureRateLimiter(perAddress: config.rateLimits.perAddress, perClientAddress: config.rateLimits.perClient,
                                          perClient: config.rateLimits.perClientTotal)
+        let usedAssertions = SharedAssertionReplays(store: storeEndpoint, logger: logger)
         var authenticator = ClientAuthenticator(directory: directory, limiter: limiter, trustedProxies: config.trustedProxies,
-                                                assertions: AssertionVerifier(settings: config.assertionSettings),
+                                                assertions: AssertionVerifier(settings: config.assertionSettings, shared: usedAssertions),
                                                 metrics: metrics, logger: logger)
         authenticator.jwksFetcher = JWKSetFetcher(settings: config.jwksCacheSettings, logger: logger)
         reloadTargets = ReloadTargets(config: config, limiter: limiter, reloadSigningKeys: { codec.reloadIfChanged() })
@@ -95,6 +96,7 @@ public final class Gatehouse: Sendable {
             directory.invalidate(ids)
             bearer.invalidate()
             keyExchange.storeChanged(ids, now: Int64(time(nil)))  // Perhaps another host published or retired a signing key.
+            if ids.isEmpty { usedAssertions.storeChanged() }
             // A store that hears of other hosts' changes (postgres-store's NOTIFY) also announces their
             // revocations this way: pull them now rather than at the next one-second sync.
             revocations.sync(from: storeEndpoint)

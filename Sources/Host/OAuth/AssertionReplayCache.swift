@@ -3,9 +3,10 @@ import Synchronization
 /// The `jti`s of client assertions this host has accepted, each kept until its assertion expires, so none is
 /// accepted twice (RFC 7523 §3 item 7; OIDC Core §9: "The JWT MAY contain a jti ... used only once").
 ///
-/// Per host: with several hosts behind a load balancer an assertion could be replayed once against each
-/// other host within its short lifetime (at most `maxLifetime`). A store that shares state could close that;
-/// none does yet (Docs/secretless-clients.md says so).
+/// Per host, in memory: the first filter. A `jti` it has seen is refused without a store call; one it has
+/// not is then put to the store (`SharedAssertionReplays`), which remembers it for every host sharing it and
+/// across restarts (sqlite-store, postgres-store). With a store that keeps none (file-store) this is all there
+/// is: one host, forgotten on restart (Docs/secretless-clients.md says so).
 ///
 /// Bounded: when full of unexpired entries it refuses new ones (fails closed). Only assertions whose
 /// signature a registered key verified get here, so only registered clients can fill it.
@@ -42,6 +43,13 @@ final class AssertionReplayCache: Sendable {
             state.expiries[key] = expiresAt
             return .accepted
         }
+    }
+
+    /// Forgets an entry the store could not confirm (it was down): the assertion was not accepted, so the
+    /// client may present it again.
+    func remove(clientID: String, tokenID: String) {
+        let key = clientID + "\u{0}" + tokenID
+        state.withLock { _ = $0.expiries.removeValue(forKey: key) }
     }
 
     var count: Int { state.withLock { $0.expiries.count } }

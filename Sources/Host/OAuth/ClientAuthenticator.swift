@@ -107,17 +107,31 @@ struct ClientAuthenticator: Sendable {
                           unavailable: Bool = false, context: RequestContext,
                           completion: @escaping @Sendable (Result<ClientRecord, Refusal>) -> Void)
     {
-        let clientID = credentials.clientID
-        var reason = assertions.check(assertion, client: record, keys: keys, now: Int64(time(nil)))
-        if reason == nil, let record {  // `check` passes only with a record
-            limiter.recordSuccess(clientID: clientID, address: context.remoteAddress)
-            return completion(.success(record))
+        assertions.verify(assertion, client: record, keys: keys, now: Int64(time(nil))) { verdict in
+            var verdict = verdict
+            if unavailable, case .success("unknown_key") = verdict { verdict = .success("jwks_unavailable") }
+            finish(verdict, record: record, credentials, context: context, completion: completion)
         }
-        if unavailable, reason == "unknown_key" { reason = "jwks_unavailable" }
-        limiter.recordFailure(clientID: clientID, address: context.remoteAddress, secret: credentials.proof)
-        let error: OAuthError = credentials.method == .jwtBearerGrant ? .invalidGrant(reason: reason ?? "unknown")
-            : .invalidClient(reason: reason ?? "unknown")
-        completion(.failure(Refusal(error, clientID: record == nil ? nil : clientID, unknownID: record == nil ? clientID : nil)))
+    }
+
+    private func finish(_ verdict: Result<String?, PluginCallError>, record: ClientRecord?, _ credentials: ClientCredentials,
+                        context: RequestContext, completion: @escaping @Sendable (Result<ClientRecord, Refusal>) -> Void)
+    {
+        let clientID = credentials.clientID
+        switch verdict {
+        case .failure(let error):
+            // The store could not say whether the jti is new: 503 with Retry-After, as when it cannot check a
+            // secret. Not the client's fault, so neither invalid_client nor a count against its limits.
+            completion(.failure(Refusal(.unavailable("store_unavailable"), clientID: clientID, pluginError: error)))
+        case .success(nil) where record != nil:
+            limiter.recordSuccess(clientID: clientID, address: context.remoteAddress)
+            if let record { completion(.success(record)) }
+        case .success(let reason):
+            limiter.recordFailure(clientID: clientID, address: context.remoteAddress, secret: credentials.proof)
+            let error: OAuthError = credentials.method == .jwtBearerGrant ? .invalidGrant(reason: reason ?? "unknown")
+                : .invalidClient(reason: reason ?? "unknown")
+            completion(.failure(Refusal(error, clientID: record == nil ? nil : clientID, unknownID: record == nil ? clientID : nil)))
+        }
     }
 
     /// For the endpoints that take a `token` and client credentials (revocation RFC 7009 §2.1, introspection

@@ -58,6 +58,15 @@ public enum AnswerRules {
         guard tokenID.utf8.count <= 128, Scope.isValid(tokenID) else { throw JSONShapeError("jti must be 1-128 printable characters") }
     }
 
+    /// `outcome` of `store.consumeAssertion`: exactly `fresh` or `replayed`. A store that answers anything else
+    /// has not said the assertion is new, and the host must not accept it.
+    static func check(assertionOutcome: String) throws(JSONShapeError) -> ConsumeAssertionResult.Outcome {
+        guard let outcome = ConsumeAssertionResult.Outcome(rawValue: assertionOutcome) else {
+            throw JSONShapeError("outcome must be \"fresh\" or \"replayed\"")
+        }
+        return outcome
+    }
+
     /// `reason` of a failed `store.authenticate`: a short code (`unknown_client`, …), since it becomes a metric
     /// label and an audit field.
     static func check(failureCode: String) throws(JSONShapeError) {
