@@ -8,14 +8,15 @@ public enum Base64 {
         case url
     }
 
-    private static let standardTable = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-    private static let urlTable = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-    private static let standardDecode = decodeTable(standardTable)
-    private static let urlDecode = decodeTable(urlTable)
+    // StaticStrings: their bytes are read through a pointer, with no array to retain or bounds to check per byte.
+    private static let standardAlphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    private static let urlAlphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    private static let standardDecode = decodeTable(standardAlphabet)
+    private static let urlDecode = decodeTable(urlAlphabet)
 
-    private static func decodeTable(_ table: [UInt8]) -> [UInt8] {
+    private static func decodeTable(_ alphabet: StaticString) -> [UInt8] {
         var decode = [UInt8](repeating: 0xFF, count: 256)
-        for (value, character) in table.enumerated() { decode[Int(character)] = UInt8(value) }
+        for value in 0..<64 { decode[Int(alphabet.utf8Start[value])] = UInt8(value) }
         return decode
     }
 
@@ -25,30 +26,44 @@ public enum Base64 {
     }
 
     public static func encodeBytes(_ bytes: [UInt8], alphabet: Alphabet) -> [UInt8] {
-        let table = alphabet == .standard ? standardTable : urlTable
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index + 3 <= bytes.count {
-            let value = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            out.append(table[Int(value >> 18 & 63)])
-            out.append(table[Int(value >> 12 & 63)])
-            out.append(table[Int(value >> 6 & 63)])
-            out.append(table[Int(value & 63)])
-            index += 3
-        }
-        let remaining = bytes.count - index
-        if remaining > 0 {
-            var value = UInt32(bytes[index]) << 16
-            if remaining == 2 { value |= UInt32(bytes[index + 1]) << 8 }
-            out.append(table[Int(value >> 18 & 63)])
-            out.append(table[Int(value >> 12 & 63)])
-            if remaining == 2 { out.append(table[Int(value >> 6 & 63)]) }
-            if alphabet == .standard {
-                out.append(contentsOf: remaining == 2 ? [UInt8(ascii: "=")] : [UInt8(ascii: "="), UInt8(ascii: "=")])
+        bytes.withUnsafeBytes { encodeBytes($0, alphabet: alphabet) }
+    }
+
+    public static func encodeBytes(_ input: UnsafeRawBufferPointer, alphabet: Alphabet) -> [UInt8] {
+        let table = (alphabet == .standard ? standardAlphabet : urlAlphabet).utf8Start
+        let whole = input.count / 3
+        let remaining = input.count - whole * 3
+        let tail = remaining == 0 ? 0 : alphabet == .standard ? 4 : remaining + 1
+        let length = whole * 4 + tail
+        return [UInt8](unsafeUninitializedCapacity: length) { out, initialized in
+            var index = 0
+            var written = 0
+            for _ in 0..<whole {
+                let value = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+                out[written] = table[Int(value >> 18 & 63)]
+                out[written + 1] = table[Int(value >> 12 & 63)]
+                out[written + 2] = table[Int(value >> 6 & 63)]
+                out[written + 3] = table[Int(value & 63)]
+                index += 3
+                written += 4
             }
+            if remaining > 0 {
+                var value = UInt32(input[index]) << 16
+                if remaining == 2 { value |= UInt32(input[index + 1]) << 8 }
+                out[written] = table[Int(value >> 18 & 63)]
+                out[written + 1] = table[Int(value >> 12 & 63)]
+                written += 2
+                if remaining == 2 {
+                    out[written] = table[Int(value >> 6 & 63)]
+                    written += 1
+                }
+                while written < length {  // `.standard` pads to a multiple of four.
+                    out[written] = UInt8(ascii: "=")
+                    written += 1
+                }
+            }
+            initialized = length
         }
-        return out
     }
 
     public static func decode(_ text: String, alphabet: Alphabet = .standard) -> [UInt8]? {
@@ -65,21 +80,31 @@ public enum Base64 {
             if count > 0 && input[count - 1] == UInt8(ascii: "=") { count -= 1 }
         }
         guard count % 4 != 1 else { return nil }
-        let table = alphabet == .standard ? standardDecode : urlDecode
-        var out: [UInt8] = []
-        out.reserveCapacity(count * 3 / 4)
+        let decodeTable = alphabet == .standard ? standardDecode : urlDecode
         var accumulator: UInt32 = 0
         var bits = 0
-        for index in 0..<count {
-            let value = table[Int(input[index])]
-            guard value != 0xFF else { return nil }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+        var valid = true
+        let out = decodeTable.withUnsafeBufferPointer { table in
+            [UInt8](unsafeUninitializedCapacity: count * 3 / 4) { out, initialized in
+                var written = 0
+                for index in 0..<count {
+                    let value = table[Int(input[index])]
+                    guard value != 0xFF else {
+                        valid = false
+                        break
+                    }
+                    accumulator = accumulator << 6 | UInt32(value)
+                    bits += 6
+                    if bits >= 8 {
+                        bits -= 8
+                        out[written] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
+                        written += 1
+                    }
+                }
+                initialized = written
             }
         }
+        guard valid else { return nil }
         // Leftover bits must be zero: "QR==" and "QQ==" must not both decode to "A".
         guard accumulator & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
         return out

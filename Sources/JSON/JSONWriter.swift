@@ -46,7 +46,7 @@ public enum JSONWriter {
 
     public static func bytes(object members: KeyValuePairs<String, JSONValue>) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256)
+        out.reserveCapacity(1024)  // A token response: about 400 bytes with an HS256 token, 700 with RS256.
         writeObject(members, into: &out)
         return out
     }
@@ -66,10 +66,18 @@ public enum JSONWriter {
         out.append(UInt8(ascii: "\""))
         var string = string
         string.withUTF8 { utf8 in
+            // Runs of bytes that need no escape are copied whole; most strings (ids, scopes, tokens) are one run.
             var runStart = 0
-            for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
+            var index = 0
+            while index < utf8.count {
+                let byte = utf8[index]
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
+                    index += 1
+                    continue
+                }
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
-                runStart = index + 1
+                index += 1
+                runStart = index
                 switch byte {
                 case 0x22: append("\\\"", to: &out)
                 case 0x5C: append("\\\\", to: &out)
