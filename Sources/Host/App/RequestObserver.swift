@@ -1,4 +1,3 @@
-import PluginProtocol
 
 /// Access log and HTTP metrics for every response the server writes.
 struct RequestObserver: HTTPObserver {

@@ -1,5 +1,4 @@
 import CryptoPrimitives
-import PluginProtocol
 import Synchronization
 
 /// Limits guessing of client secrets without letting a stranger lock a client out (Docs/deployment.md,

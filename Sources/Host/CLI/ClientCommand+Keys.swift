@@ -1,4 +1,3 @@
-import Foundation
 import PluginProtocol
 
 /// Secretless clients: registered with a public key (`private_key_jwt`, the JWT-bearer grant), rotated by

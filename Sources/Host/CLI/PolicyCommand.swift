@@ -1,4 +1,3 @@
-import Foundation
 import PluginProtocol
 
 /// `gatehouse policy check`: what the server would answer for a client (or scopes and role) and a request,

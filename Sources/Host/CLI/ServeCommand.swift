@@ -1,7 +1,5 @@
-import Dispatch
 import Foundation
 import Glibc
-import PluginProtocol
 
 /// `gatehouse serve`: runs until SIGTERM or SIGINT, then drains and stops; SIGHUP reloads what can change
 /// while serving. Every signal and exit code is in Docs/operations.md ("Signals and exit codes").

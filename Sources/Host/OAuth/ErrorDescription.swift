@@ -1,4 +1,3 @@
-import PluginProtocol
 
 /// The text of every `error_description` Gatehouse sends, in a JSON body or a `WWW-Authenticate` challenge.
 ///

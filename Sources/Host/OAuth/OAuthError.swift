@@ -1,4 +1,3 @@
-import PluginProtocol
 
 /// A token endpoint error response (RFC 6749 §5.2).
 public struct OAuthError: Error, Sendable, Equatable {

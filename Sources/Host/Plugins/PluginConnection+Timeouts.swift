@@ -1,5 +1,4 @@
 import Dispatch
-import PluginProtocol
 
 /// Call deadlines of `PluginConnection`: one timer for the earliest deadline, a call past it fails as timed
 /// out, and a plugin that said nothing at all for a whole timeout while a call waited is closed as hung.

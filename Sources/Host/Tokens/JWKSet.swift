@@ -1,4 +1,3 @@
-import JOSE
 import JSON
 
 /// `GET /.well-known/jwks.json` (RFC 7517 §5): the public half of every key that signs or has signed
