@@ -115,5 +115,8 @@ import Testing
         #expect(try SigningKeyRing.loadOrCreate(directory: data, now: 0).key(id: ring.currentID) == nil)
         let unknown = try runCommand(gatehouse, ["keys", "withdraw", "nope", "--data", data], mergeErrors: true)
         #expect(unknown.contains("no key nope"), "\(unknown)")
+        // Exit 1 for a refusal, as for every other command's (Docs/operations.md, exit codes).
+        #expect(try GatehouseCLI.run(["keys", "withdraw", "nope"], in: directory).status == 1)
+        #expect(try GatehouseCLI.run(["keys", "withdraw"], in: directory).status == 2)
     }
 }

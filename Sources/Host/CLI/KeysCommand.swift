@@ -42,6 +42,7 @@ enum KeysCommand {
         }
         let now = Int64(time(nil))
         let policy = config.keyPolicy
+        var refused = false
         do {
             if mkdir(config.dataDirectory, 0o700) != 0 && errno != EEXIST {
                 throw SigningKeyRing.Failure(description: "cannot create \(config.dataDirectory): \(String(cString: strerror(errno)))")
@@ -52,7 +53,9 @@ enum KeysCommand {
             let ring = try SigningKeyFile.update(directory: config.dataDirectory, now: now, algorithm: algorithm) {
                 ring throws(SigningKeyRing.Failure) in
                 if let withdrawing {
+                    refused = true  // Until it succeeds, a failure here is the ring refusing (exit 1), not an I/O error.
                     let (changed, result) = try ring.withdrawing(withdrawing, now: now, policy: policy, force: arguments.flag("force"))
+                    refused = false
                     withdrawal = result
                     return changed
                 }
@@ -82,7 +85,7 @@ enum KeysCommand {
             return .success
         } catch {
             CommandLineTool.printError("\(error)")
-            return withdrawing == nil ? .unavailable : .refused
+            return refused ? .refused : .unavailable
         }
     }
 
