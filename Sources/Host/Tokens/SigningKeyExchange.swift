@@ -158,7 +158,7 @@ final class SigningKeyExchange: Sendable {
         let withdrawn = ring.withdrawn.filter { !$0.publicJWK.isEmpty }.sorted { $0.withdrawnAt > $1.withdrawnAt }
             .prefix(max(0, HostSigningKeys.maxKeysPerPublish - live.count)).map { entry in
                 HostPublicKey(keyID: entry.id, algorithm: entry.algorithm.rawValue, jwk: entry.publicJWK,
-                              notBefore: min(entry.withdrawnAt, now) - 1, notAfter: min(entry.withdrawnAt, now))
+                              notBefore: min(entry.withdrawnAt, now) - 2, notAfter: min(entry.withdrawnAt, now) - 1)
             }
         return live + withdrawn
     }
