@@ -27,14 +27,17 @@ def psql(database, name, *statements):
 
 
 def alternate(args, label_a, url_a, script_a, label_b, url_b, script_b, wrk, summarize):
-    """Both after a warm-up each, then run by run in turns."""
+    """Both after a warm-up each, then in turns, A B B A …, so that neither is always the one measured later
+    (on a shared machine the second of a pair is not measured under the same load as the first)."""
     wrk(url_a, 2, args.connections, script=script_a)
     wrk(url_b, 2, args.connections, script=script_b)
-    runs_a, runs_b = [], []
-    for _ in range(args.runs):
-        runs_a.append(wrk(url_a, args.duration, args.connections, script=script_a))
-        runs_b.append(wrk(url_b, args.duration, args.connections, script=script_b))
-    return summarize(label_a, runs_a), summarize(label_b, runs_b)
+    runs = {"a": [], "b": []}
+    targets = {"a": (url_a, script_a), "b": (url_b, script_b)}
+    for run in range(args.runs):
+        for side in ("ab" if run % 2 == 0 else "ba"):
+            url, script = targets[side]
+            runs[side].append(wrk(url, args.duration, args.connections, script=script))
+    return summarize(label_a, runs["a"]), summarize(label_b, runs["b"])
 
 
 def scans_in_log(path, offset, sizes):
@@ -95,7 +98,7 @@ def measure_million(args, directory, database, small, small_client, gatehouse_cl
     big.client("bench")  # migrates the empty database, as a first `client add` does
     began = time.monotonic()
     bulk_clients.copy_into_postgres(psql_command(database, "gatehouse_million"), MILLION, SEED, int(time.time()))
-    notes["1M: bulk load (COPY, triggers on, ANALYZE)"] = f"{time.monotonic() - began:.0f} s"
+    notes["1M: bulk load (COPY, triggers on, VACUUM ANALYZE)"] = f"{time.monotonic() - began:.0f} s"
     middle = MILLION // 2
     big_id = psql(database, "gatehouse_million", f"SELECT id FROM gatehouse_clients WHERE name = 'client {middle}'").strip()
     big_client = (big_id, bulk_clients.secret_of(SEED, middle))
