@@ -46,8 +46,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with lock:
             counts[path] = counts.get(path, 0) + 1
         if path == "/jwks.json":
-            with open(os.path.join(directory, "jwks.json"), "rb") as f:
-                body = f.read()
+            try:
+                with open(os.path.join(directory, "jwks.json"), "rb") as f:
+                    body = f.read()
+            except OSError:
+                return self.send(500, b'{"error": "no keys"}')
             headers = []
             age = os.path.join(directory, "max-age")
             if os.path.exists(age):

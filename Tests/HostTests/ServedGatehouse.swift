@@ -15,13 +15,17 @@ final class ServedGatehouse {
     private let stderrPath: String?
     /// The issuer the host runs with; hosts sharing a store share one.
     private let issuer: String?
+    private let launcher: [String]
 
     /// - Parameter config: the JSON of a config file to serve with, if any.
     /// - Parameter stderrPath: where the host's stderr goes (a FIFO, say) instead of `log`'s file.
+    /// - Parameter launcher: a command that runs the host (it is passed the binary and its arguments and must
+    ///   exec them), e.g. `unshare` to give it a private mount namespace.
     init(directory: TemporaryDirectory = TemporaryDirectory(), port: UInt16? = nil, config: String? = nil,
-         stderrPath: String? = nil, issuer: String? = nil) throws
+         stderrPath: String? = nil, issuer: String? = nil, launcher: [String] = []) throws
     {
         self.issuer = issuer
+        self.launcher = launcher
         self.directory = directory
         self.port = try port ?? Self.freePort()
         self.stderrPath = stderrPath
@@ -40,9 +44,10 @@ final class ServedGatehouse {
 
     func start() throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: PluginTestSupport.executable("gatehouse"))
-        process.arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--data", directory.path + "/data"]
-            + (configPath.map { ["--config", $0] } ?? [])
+        let binary = PluginTestSupport.executable("gatehouse")
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? binary)
+        process.arguments = (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [binary])
+            + ["serve", "--listen", "127.0.0.1:\(port)", "--data", directory.path + "/data"] + (configPath.map { ["--config", $0] } ?? [])
         process.environment = ProcessInfo.processInfo.environment.merging(["GATEHOUSE_ISSUER": issuer ?? "http://127.0.0.1:\(port)"]) { $1 }
         if let stderrPath {
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
