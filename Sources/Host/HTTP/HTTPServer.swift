@@ -31,9 +31,11 @@ public final class HTTPServer: Sendable {
         self.port = listener.port
         self.listenFD = listener.fd
         self.loops = loops
+        let loopsCoverCores = threads >= ProcessInfo.processInfo.activeProcessorCount
         for (index, loop) in loops.enumerated() {
             let thread = Thread {
                 ThreadName.set("http-loop-\(index)")
+                LoopThread.markCurrent(loopsCoverCores: loopsCoverCores)
                 loop.run()
             }
             thread.start()
