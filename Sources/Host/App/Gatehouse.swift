@@ -42,10 +42,11 @@ public final class Gatehouse: Sendable {
             throw StartError(description: "signing keys: \(error)")
         }
         if keysWereLost {
-            // A used data directory without its key file: the new keys void every token issued before. Say so.
-            logger.error("signing key file was missing from a data directory in use; created new signing keys, so every access "
-                         + "token issued before now is refused. If it was lost by accident, stop gatehouse, restore it from the "
-                         + "backup and start again", ["tokens.key_file": .string(keyFile)])
+            // A used data directory without its key file: its private keys are gone. Say so, and what it costs.
+            logger.error("signing key file was missing from a data directory in use; created new signing keys. Tokens signed "
+                         + "by the lost keys verify only while the store still publishes their public keys (until they expire); "
+                         + "HS256 tokens issued before now are refused. If it was lost by accident, stop gatehouse, restore it "
+                         + "from the backup and start again", ["tokens.key_file": .string(keyFile)])
         }
         let metrics = GatehouseMetrics()
         self.metrics = metrics
