@@ -84,7 +84,7 @@ import Testing
         #expect(refused.status == 1 && refused.stderr.contains("uses a secret, not keys"), "\(refused.stderr)")
     }
 
-    @Test func theRulesForAJWKSetURL() {
+    @Test func theRulesForAJWKSetURL() throws {
         for good in ["https://keys.example.com/jwks.json", "https://KEYS.example.com:8443/a/b?c=d", "http://127.0.0.1/jwks",
                      "http://localhost:1/x", "http://[::1]/x", "HTTPS://example.com", "https://[2001:db8::1]:443/k"]
         {
@@ -105,5 +105,13 @@ import Testing
         #expect(AnswerRules.violation(record) == nil)
         record.publicKeys = [StoreConformanceTests.edKey]
         #expect(AnswerRules.violation(record)?.contains("not both") == true)
+        // A store answer that breaks it is a failed call: the host never fetches from such a URL.
+        for bad in ["http://192.168.1.5/jwks.json", "https://u:p@keys.example.com/", 5] as [JSONValue] {
+            let answer: JSONValue = ["client": ["id": "c", "allowedScopes": ["m"], "defaultScopes": ["m"], "jwksUri": bad]]
+            #expect(throws: JSONShapeError.self, "\(bad)") { try GetClientResult(json: answer) }
+            #expect(throws: JSONShapeError.self, "\(bad)") { try ClientResult(json: answer) }
+        }
+        let good: JSONValue = ["client": ["id": "c", "allowedScopes": ["m"], "defaultScopes": ["m"], "jwksUri": "http://[::1]:9/k"]]
+        #expect(try GetClientResult(json: good).client?.jwksURI == "http://[::1]:9/k")
     }
 }
