@@ -30,7 +30,7 @@ import Testing
                                     { PairedTiming.roundTrip(pool, ClientStore.authenticate.name, missing) })
     }
 
-    @Test(arguments: ["sqlite-store", "file-store"])
+    @Test(arguments: ["sqlite-store", "file-store", "postgres-store"])
     func onTheStorePipeUnknownClientAndWrongSecretTakeTheSameTime(_ name: String) async throws {
         let store = try #require(StoreUnderTest.all.first { $0.description == name })
         let directory = TemporaryDirectory()
