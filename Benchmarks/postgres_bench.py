@@ -113,10 +113,11 @@ def propagation(gatehouse_class, release, directory, database, trials):
         b.stop()
 
 
-# The store's lookup for a token (PostgresStoreBackend.selectClient), by primary key: a store round trip's floor.
+# The store's lookup for a token (PostgresStoreBackend.selectClientOrDecoy), by primary key: a store round trip's floor.
 LOOKUP = """SELECT c.id, c.name, c.role, c.allowed_scopes, c.default_scopes, c.token_lifetime, c.enabled, c.created_at,
 c.updated_at, c.last_used_at, c.not_before, c.instance, c.public_keys, c.jwks_uri, s.verifier, s.created_at, s.expires_at
-FROM gatehouse_clients c LEFT JOIN gatehouse_secrets s ON s.client_id = c.id WHERE c.id = :id ORDER BY s.created_at, s.id;
+FROM gatehouse_clients c LEFT JOIN gatehouse_secrets s ON s.client_id = c.id
+WHERE c.id = coalesce((SELECT id FROM gatehouse_clients WHERE id = :id), '~decoy-for-unknown-ids') ORDER BY s.created_at, s.id;
 """
 
 

@@ -8,11 +8,16 @@ import Testing
 /// way, so each plan is asked for with sequential scans priced out (`enable_seqscan = off`): a plan that still
 /// scans a table has no index it can use. The statements are postgres-store's own, copied here.
 @Suite struct PostgresQueryPlanTests {
-    /// PostgresStoreBackend.selectClient: the lookup behind every token with the auth cache off, every cache
-    /// miss and every health probe.
-    static let clientLookup = """
+    /// PostgresStoreBackend.selectClientOrDecoy: the lookup behind every token with the auth cache off, every
+    /// cache miss and every health probe; and selectClient, behind get, update and the rest.
+    static let authenticationLookup = """
         SELECT c.id, c.name, c.role, c.allowed_scopes, c.default_scopes, c.token_lifetime, c.enabled, c.created_at, c.updated_at,
         c.last_used_at, c.not_before, c.instance, c.public_keys, c.jwks_uri, s.verifier, s.created_at, s.expires_at FROM gatehouse_clients c
+        LEFT JOIN gatehouse_secrets s ON s.client_id = c.id
+        WHERE c.id = coalesce((SELECT id FROM gatehouse_clients WHERE id = 'client-a'), '~decoy-for-unknown-ids') ORDER BY s.created_at, s.id
+        """
+    static let clientLookup = """
+        SELECT c.id, s.verifier FROM gatehouse_clients c
         LEFT JOIN gatehouse_secrets s ON s.client_id = c.id WHERE c.id = 'client-a' ORDER BY s.created_at, s.id
         """
     /// ChangeListener.purgeOccasionally, every minute on every host.
@@ -36,7 +41,7 @@ import Testing
         for id in ["client-a", "client-b"] {
             _ = try await pool.call(ClientStore.create, CreateClientParams(client: StoreFixtures.client(id), secret: StoreFixtures.secret))
         }
-        for statement in [Self.clientLookup, Self.changePurge, Self.changesAfter, Self.revocationsAfter, Self.revocationPurge] {
+        for statement in [Self.authenticationLookup, Self.clientLookup, Self.changePurge, Self.changesAfter, Self.revocationsAfter, Self.revocationPurge] {
             let plan = try server.psql("SET enable_seqscan = off; EXPLAIN \(statement)", database: database.name)
             #expect(!plan.contains("Seq Scan"), "no index serves \(statement.prefix(60))…:\n\(plan)")
         }
