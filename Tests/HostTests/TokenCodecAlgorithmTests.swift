@@ -60,13 +60,13 @@ import Testing
         let none = forge(#"{"alg":"none","typ":"at+jwt","kid":"\#(kid)"}"#, claims(100)) { _ in [] }
         #expect(rs.verify(none[...], now: 100) == .failure(.malformed))
         // An HS256 token (from another ring) presented where RS256 is configured: its kid is unknown here.
-        #expect(rs.verify(try hs.sign(claims(100))[...], now: 100) == .failure(.malformed))
+        #expect(rs.verify(try hs.sign(claims(100))[...], now: 100) == .failure(.unknownKey))
         // A real RS256 signature under a header naming another algorithm for the same kid.
         guard case .asymmetric(let pair) = rs.keys.current.material else { return }
         let relabelled = try forge(#"{"alg":"PS256","typ":"at+jwt","kid":"\#(kid)"}"#, claims(100)) { try pair.sign($0) }
         #expect(rs.verify(relabelled[...], now: 100) == .failure(.malformed))
         let unknown = try forge(#"{"alg":"RS256","typ":"at+jwt","kid":"nope"}"#, claims(100)) { try pair.sign($0) }
-        #expect(rs.verify(unknown[...], now: 100) == .failure(.malformed))
+        #expect(rs.verify(unknown[...], now: 100) == .failure(.unknownKey))
         let good = try forge(#"{"alg":"RS256","typ":"at+jwt","kid":"\#(kid)"}"#, claims(100)) { try pair.sign($0) }
         #expect((try? rs.verify(good[...], now: 100).get()) != nil, "the forge helper makes valid tokens when nothing is wrong")
     }
@@ -88,7 +88,7 @@ import Testing
         let published = try JWKSet.document(other.keys, extra: []).arrayMembers.map { try PublishedKey(jwk: $0) }
         let merged = TokenCodec(keys: mine.keys, issuer: Self.issuer, audience: "gatehouse", extraKeys: published)
         #expect((try? merged.verify(try other.sign(claims(100))[...], now: 100).get()) != nil)
-        #expect(mine.verify(try other.sign(claims(100))[...], now: 100) == .failure(.malformed))
+        #expect(mine.verify(try other.sign(claims(100))[...], now: 100) == .failure(.unknownKey))
         #expect(JWKSet.document(merged.keys, extra: published)["keys"]?.arrayValue?.count == 4)
         // A published key with private members is refused.
         var leaked = try #require(JWKSet.document(other.keys, extra: [])["keys"]?.arrayValue?.first?.objectValue)

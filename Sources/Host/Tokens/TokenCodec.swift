@@ -39,6 +39,9 @@ public struct TokenCodec: Sendable {
 
     public enum Rejection: Error, Equatable, CustomStringConvertible {
         case malformed
+        /// A well-formed header naming a `kid` no key of this host (nor any published key) has: another
+        /// issuer's token, a withdrawn key's, or a host whose key this one has not read yet.
+        case unknownKey
         case badSignature
         case expired
         case notYetValid
@@ -49,6 +52,7 @@ public struct TokenCodec: Sendable {
         public var description: String {
             switch self {
             case .malformed: return "the access token is malformed"
+            case .unknownKey: return "the access token is signed with a key this server does not know"
             case .badSignature: return "the access token signature is invalid"
             case .expired: return "the access token expired"
             case .notYetValid: return "the access token is not valid yet"
@@ -71,10 +75,13 @@ public struct TokenCodec: Sendable {
         guard parts.count == 3,
             let header = Self.decodeJSON(parts[0]),
             let alg = header["alg"]?.stringValue, header["typ"]?.stringValue?.lowercased() == "at+jwt",
-            header.objectValue?.count == 3,
-            let kid = header["kid"]?.stringValue, let verifier = verifier(kid: kid), verifier.algorithm.rawValue == alg,
+            header.objectValue?.count == 3, let kid = header["kid"]?.stringValue,
             let signature = Self.decode(parts[2])
         else { return .failure(.malformed) }
+        guard let verifier = verifier(kid: kid) else { return .failure(.unknownKey) }
+        // The key's own algorithm, never the header's choice: `none`, HS256 on an RSA key and relabelled
+        // signatures all end here.
+        guard verifier.algorithm.rawValue == alg else { return .failure(.malformed) }
         let valid = bytes.withUnsafeBytes { raw in
             verifier.verify(signature, UnsafeRawBufferPointer(rebasing: raw[0..<(parts[0].count + 1 + parts[1].count)]))
         }
