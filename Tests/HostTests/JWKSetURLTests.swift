@@ -159,6 +159,8 @@ import Testing
             #expect(log.contains(reason), "no '\(reason)' in the log:\n\(log.suffix(3000))")
         }
         #expect(try server.count("/jwks.json") == 0, "the redirect was not followed")
+        let failed = try gatehouse.metric(#"gatehouse_jwks_fetches_total{outcome="failed"}"#, as: secretClient)
+        #expect(failed == 5, "one failed fetch per broken URL: \(String(describing: failed))")
     }
 
     @Test func httpsIsVerifiedAgainstTheSystemTrustStore() throws {

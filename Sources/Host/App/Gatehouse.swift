@@ -91,7 +91,7 @@ public final class Gatehouse: Sendable {
         var authenticator = ClientAuthenticator(directory: directory, limiter: limiter, trustedProxies: config.trustedProxies,
                                                 assertions: AssertionVerifier(settings: config.assertionSettings, shared: usedAssertions),
                                                 metrics: metrics, logger: logger)
-        authenticator.jwksFetcher = JWKSetFetcher(settings: config.jwksCacheSettings, logger: logger)
+        authenticator.jwksFetcher = JWKSetFetcher(settings: config.jwksCacheSettings, logger: logger, fetches: metrics.jwksFetches)
         reloadTargets = ReloadTargets(config: config, limiter: limiter, reloadSigningKeys: { codec.reloadIfChanged() })
         invalidations.subscribe { ids in
             directory.invalidate(ids)

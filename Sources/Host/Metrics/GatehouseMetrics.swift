@@ -13,6 +13,7 @@ public struct GatehouseMetrics: Sendable {
     public let credentialCacheHits: MetricFamily
     public let pluginCalls: MetricFamily
     public let pluginCallDuration: MetricFamily
+    public let jwksFetches: MetricFamily
 
     public init(registry: MetricsRegistry = MetricsRegistry()) {
         self.registry = registry
@@ -40,6 +41,10 @@ public struct GatehouseMetrics: Sendable {
                                        labels: ["plugin", "method", "outcome"])
         pluginCallDuration = registry.histogram("gatehouse_plugin_call_duration_seconds", help: "Plugin call round-trip time.",
                                                 labels: ["plugin", "method"])
+        jwksFetches = registry.counter("gatehouse_jwks_fetches_total",
+                                       help: "Fetches of clients' JWK Sets (clients with a jwks uri), by outcome (ok, failed).",
+                                       labels: ["outcome"])
+        for outcome in ["ok", "failed"] { jwksFetches.increment([outcome], by: 0) }
         registry.collect {
             [MetricFamily.Snapshot(name: "gatehouse_build_info", help: "Build information; always 1.", type: "gauge",
                                    samples: [.init(labels: [("version", BuildInfo.version)], value: 1)])]

@@ -20,16 +20,17 @@ final class JWKSetFetcher: Sendable {
     private let state: Mutex<State>
     private let downloader: JWKSetDownloader
     private let logger: Logger?
-    /// Fetches started, for tests and the log.
-    private let fetches = Atomic<Int>(0)
+    /// `gatehouse_jwks_fetches_total{outcome}`.
+    private let fetches: MetricFamily?
 
-    init(settings: JWKSetCache.Settings = .init(), downloader: JWKSetDownloader = JWKSetDownloader(), logger: Logger? = nil) {
+    init(settings: JWKSetCache.Settings = .init(), downloader: JWKSetDownloader = JWKSetDownloader(), logger: Logger? = nil,
+         fetches: MetricFamily? = nil)
+    {
         state = Mutex(State(cache: JWKSetCache(settings: settings)))
         self.downloader = downloader
         self.logger = logger
+        self.fetches = fetches
     }
-
-    var fetchCount: Int { fetches.load(ordering: .relaxed) }
 
     /// The keys at `url` to check an assertion whose header names `keyID`; nil when none are known (never
     /// fetched successfully, or the last good set is too old).
@@ -44,7 +45,6 @@ final class JWKSetFetcher: Sendable {
         case .use(let keys): completion(keys)
         case .wait: break
         case .fetch:
-            fetches.add(1, ordering: .relaxed)
             downloader.get(url) { [self] outcome in finish(url, outcome) }
         }
     }
@@ -56,7 +56,9 @@ final class JWKSetFetcher: Sendable {
         case .success(let (found, age)):
             keys = found
             maxAge = age
+            fetches?.increment(["ok"])
         case .failure(let refused):
+            fetches?.increment(["failed"])
             // The last good set (if any) goes on serving; the cache keeps retries to its interval.
             logger?.log(.warning, "cannot fetch a client's JWK Set", ["jwks.url": .string(url), "jwks.reason": .string(refused.reason)])
         }
