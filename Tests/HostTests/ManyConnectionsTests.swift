@@ -35,7 +35,13 @@ import Testing
         #expect(PluginTestSupport.eventually(timeout: .seconds(20)) { (try? gatehouse.metric("gatehouse_build_info{version=\"\(BuildInfo.version)\"}", as: client)) == 1 })
         let refusedCount = try gatehouse.metric(#"gatehouse_http_connections_refused_total{reason="max_connections"}"#, as: client) ?? 0
         #expect(refusedCount >= 4_000, "refused \(refusedCount)")
-        #expect(PluginTestSupport.eventually(timeout: .seconds(20)) { ((try? openDescriptors(of: gatehouse)) ?? .max) <= fdsBefore + 10 })
+        // A leak never comes back; a machine busy with the rest of the suite can take long to close 10,000
+        // sockets (this test took 240 s in one full run), so the bound is generous.
+        var fdsAfter = Int.max
+        #expect(PluginTestSupport.eventually(timeout: .seconds(90)) {
+            fdsAfter = (try? openDescriptors(of: gatehouse)) ?? .max
+            return fdsAfter <= fdsBefore + 10
+        }, "descriptors: \(fdsBefore) before, \(fdsAfter) after")
     }
 
     /// The default cap of 1,000 connections per address: 2,000 idle connections from 127.0.0.1 cannot lock out a
@@ -148,8 +154,7 @@ import Testing
     }
 
     private func openDescriptors(of gatehouse: ServedGatehouse) throws -> Int {
-        let pid = try #require(Int32(try runCommand("/usr/bin/pgrep", ["-f", "gatehouse serve --listen 127.0.0.1:\(gatehouse.port)"])
-            .split(separator: "\n").first ?? ""))
+        let pid = try #require(gatehouse.pid)
         return try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
     }
 }

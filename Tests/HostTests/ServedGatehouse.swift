@@ -9,6 +9,9 @@ final class ServedGatehouse {
     let directory: TemporaryDirectory
     let port: UInt16
     private var process: Process?
+    /// The host's process id (the launcher's, when one wraps it). Not `pgrep -f …:PORT`: port 4452 also matches
+    /// a host on 44527, one of the many a full test run has at once.
+    var pid: Int32? { process?.processIdentifier }
     private let logPath: String
 
     private let configPath: String?

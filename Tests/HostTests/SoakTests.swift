@@ -31,8 +31,7 @@ import Testing
         defer { gatehouse.stop() }
         let app = try gatehouse.addClient(name: "app")
         let introspector = try gatehouse.addClient(name: "rs", scopes: "introspect")
-        let hostPID = try #require(Int32(try runCommand("/usr/bin/pgrep", ["-f", "gatehouse serve --listen 127.0.0.1:\(gatehouse.port)"])
-            .split(separator: "\n").first ?? ""))
+        let hostPID = try #require(gatehouse.pid)
         let pids = [hostPID] + (try runCommand("/usr/bin/pgrep", ["-P", "\(hostPID)"]).split(separator: "\n").compactMap { Int32($0) })
         #expect(pids.count == 3)
         let form = "Content-Type: application/x-www-form-urlencoded\r\n"
