@@ -156,6 +156,14 @@ def measure_postgres(args, directory, gatehouse_class, release, measure, token_s
             rows.append(measure(f"{store}: token issuance, auth cache off (store call per token)", args,
                                 gh.url + "/api/v1/oauth/token", script=good))
             gh.stop()
+            if store == "postgres":
+                # One store process makes one database round trip at a time: more processes, more at once.
+                for pool in (2, 4):
+                    gh.configure(store, dict(config, authCacheMs=0), pool=pool)
+                    gh.start()
+                    rows.append(measure(f"{store}: token issuance, auth cache off, {pool} store processes", args,
+                                        gh.url + "/api/v1/oauth/token", script=good))
+                    gh.stop()
         rows.append(pgbench_floor(args, database, "gatehouse", client_id, "small table"))
         revocation, disable, revocation_trials, disable_trials = propagation(gatehouse_class, release, directory, database, args.trials)
         for label, values, trials in (("revocation on A, refused on B", revocation, revocation_trials),

@@ -139,11 +139,13 @@ class Gatehouse:
         self.token = token or {"signing_algorithm": "HS256"}
         self.configure(store, store_config or {})
 
-    def configure(self, store, store_config, default_logging=False):
+    def configure(self, store, store_config, default_logging=False, pool=None):
         """Logs off (warnings only, no access log) unless `default_logging`: then the zero-config default, info
         level and the access log, with stderr going to serve.log like a service manager's file."""
         config = {} if default_logging else {"access_log": False, "log_level": "warning"}
         config["plugins"] = {"store": {"command": f"gatehouse-{store}-store", "config": store_config}}
+        if pool:
+            config["plugins"]["store"]["pool"] = pool  # store processes, each with its own connection(s)
         if self.token:
             config["token"] = self.token
         with open(os.path.join(self.directory, "gatehouse.json"), "w") as f:
