@@ -84,6 +84,32 @@ import Testing
         #expect(auth.store.count(ClientStore.authenticate.name) == 3, "a miss after the store's invalidate")
     }
 
+    /// A store reads a client on one thread and hears of a change on another: an answer read before the change
+    /// can reach the host after the store's `invalidate`. It serves its request, but must not be remembered, or
+    /// the disabled client would authenticate from the cache for the rest of the entry's TTL.
+    @Test func anAnswerOvertakenByAnInvalidateIsNotCached() throws {
+        let auth = try InProcessAuth()
+        let client = StoreFixtures.client("prom")
+        let secret = self.secret
+        let directory = auth.directory
+        auth.store.answer(ClientStore.authenticate) { _ in
+            directory.invalidate(["prom"])  // The invalidate arrives while this answer is on its way.
+            return .success(.success(client, cacheTTLMilliseconds: 60_000))
+        }
+        auth.store.answer(ClientStore.get) { _ in
+            directory.invalidate(["prom"])
+            return .success(GetClientResult(client: client))
+        }
+        auth.policyAllows()
+        #expect(auth.tokenRequest(id: "prom", secret: secret).status == 200)
+        #expect(auth.tokenRequest(id: "prom", secret: secret).status == 200)
+        #expect(auth.store.count(ClientStore.authenticate.name) == 2, "the overtaken answer was cached")
+        // Once answers stop being overtaken, caching works as before.
+        auth.storeKnows(client, secret: secret, cacheTTL: 60_000)
+        for _ in 0..<2 { #expect(auth.tokenRequest(id: "prom", secret: secret).status == 200) }
+        #expect(auth.store.count(ClientStore.authenticate.name) == 3)
+    }
+
     @Test func aBearerTokenIsCheckedAndItsDecisionCached() throws {
         let auth = try InProcessAuth()
         auth.storeKnows(StoreFixtures.client("prom"), secret: secret)
