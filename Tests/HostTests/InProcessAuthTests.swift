@@ -110,6 +110,22 @@ import Testing
         #expect(auth.store.count(ClientStore.authenticate.name) == 3)
     }
 
+    /// The same for the policy: a grant decided under the old rules and answered after the policy's `invalidate`.
+    @Test func aDecisionOvertakenByAPolicyChangeIsNotCached() throws {
+        let auth = try InProcessAuth()
+        auth.storeKnows(StoreFixtures.client("prom"), secret: secret, cacheTTL: 60_000)
+        let tokens = auth.tokens
+        auth.policy.answer(Policy.grant) { params in
+            tokens.invalidateDecisions()  // The rules changed while this decision was on its way.
+            return .success(GrantResult(granted: true, scopes: params.client.defaultScopes, reason: "ok", cacheTTLMilliseconds: 60_000))
+        }
+        for _ in 0..<2 { #expect(auth.tokenRequest(id: "prom", secret: secret).status == 200) }
+        #expect(auth.policy.count(Policy.grant.name) == 2, "the overtaken decision was cached")
+        auth.policyAllows(cacheTTL: 60_000)
+        for _ in 0..<2 { #expect(auth.tokenRequest(id: "prom", secret: secret).status == 200) }
+        #expect(auth.policy.count(Policy.grant.name) == 3)
+    }
+
     @Test func aBearerTokenIsCheckedAndItsDecisionCached() throws {
         let auth = try InProcessAuth()
         auth.storeKnows(StoreFixtures.client("prom"), secret: secret)
