@@ -23,17 +23,6 @@ extension StoreConformanceTests {
         try await body(pool, directory)
     }
 
-    private func expectRefused(_ code: RPCErrorCode, _ what: String, _ body: () async throws -> Void) async {
-        do {
-            try await body()
-            Issue.record("\(what): expected error \(code), got success")
-        } catch let PluginCallError.remote(_, error) {
-            #expect(error.code == code, "\(what): \(error)")
-        } catch {
-            Issue.record("\(what): expected error \(code), got \(error)")
-        }
-    }
-
     @Test(arguments: StoreUnderTest.all)
     func aClientWithKeysAtAURLKeepsItAndHasNoSecret(store: StoreUnderTest) async throws {
         try await withURLStore(store) { pool, directory in
@@ -84,37 +73,37 @@ extension StoreConformanceTests {
                         "ftp://keys.example.com/jwks.json", "keys.example.com/jwks.json", "https://", "https://a b/",
                         "https://keys.example.com/" + String(repeating: "a", count: 1100), "http://10.0.0.1/jwks.json"]
             {
-                await expectRefused(.invalidClient, "set \(bad.prefix(60))") {
+                await expectRemoteError(.invalidClient, "set \(bad.prefix(60))") {
                     _ = try await pool.call(ClientKeys.setJWKSetURL, SetJWKSetURLParams(clientID: "url-rules", jwksURI: bad))
                 }
-                await expectRefused(.invalidClient, "create with \(bad.prefix(60))") {
+                await expectRemoteError(.invalidClient, "create with \(bad.prefix(60))") {
                     var other = Fixtures.client("bad-url")
                     other.jwksURI = bad
                     _ = try await pool.call(ClientStore.create, CreateClientParams(client: other, secret: nil))
                 }
             }
-            await expectRefused(.invalidClient, "a jwks uri and registered keys at once") {
+            await expectRemoteError(.invalidClient, "a jwks uri and registered keys at once") {
                 var both = Fixtures.client("both-kinds")
                 both.jwksURI = Self.keysURL
                 both.publicKeys = [Self.edKey]
                 _ = try await pool.call(ClientStore.create, CreateClientParams(client: both, secret: nil))
             }
-            await expectRefused(.invalidParams, "a jwks uri and a secret at once") {
+            await expectRemoteError(.invalidParams, "a jwks uri and a secret at once") {
                 var both = Fixtures.client("url-and-secret")
                 both.jwksURI = Self.keysURL
                 _ = try await pool.call(ClientStore.create, CreateClientParams(client: both, secret: Fixtures.secret))
             }
-            await expectRefused(.invalidParams, "a registered key for a client with a jwks uri") {
+            await expectRemoteError(.invalidParams, "a registered key for a client with a jwks uri") {
                 _ = try await pool.call(ClientKeys.addPublicKey, AddPublicKeyParams(clientID: "url-rules", key: Self.edKey))
             }
-            await expectRefused(.invalidParams, "a secret for a client with a jwks uri") {
+            await expectRemoteError(.invalidParams, "a secret for a client with a jwks uri") {
                 _ = try await pool.call(ClientStore.rotateSecret, RotateSecretParams(clientID: "url-rules", secret: Fixtures.secret, graceSeconds: 0))
             }
             _ = try await pool.call(ClientStore.create, CreateClientParams(client: Fixtures.client("has-secret"), secret: Fixtures.secret))
-            await expectRefused(.invalidParams, "a jwks uri for a client with a secret") {
+            await expectRemoteError(.invalidParams, "a jwks uri for a client with a secret") {
                 _ = try await pool.call(ClientKeys.setJWKSetURL, SetJWKSetURLParams(clientID: "has-secret", jwksURI: Self.keysURL))
             }
-            await expectRefused(.clientNotFound, "a jwks uri for nobody") {
+            await expectRemoteError(.clientNotFound, "a jwks uri for nobody") {
                 _ = try await pool.call(ClientKeys.setJWKSetURL, SetJWKSetURLParams(clientID: "nobody", jwksURI: Self.keysURL))
             }
             let unchanged = try #require(try await pool.call(ClientStore.get, ClientIDParams(clientID: "url-rules")).client)

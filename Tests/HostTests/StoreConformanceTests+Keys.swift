@@ -27,7 +27,8 @@ extension StoreConformanceTests {
         try await body(pool, directory)
     }
 
-    private func expectRemoteError(_ code: RPCErrorCode, _ what: String, _ body: () async throws -> Void) async {
+    /// Expects `body` to fail with the store error `code` (shared by the key and key-URL conformance files).
+    func expectRemoteError(_ code: RPCErrorCode, _ what: String, _ body: () async throws -> Void) async {
         do {
             try await body()
             Issue.record("\(what): expected error \(code), got success")
