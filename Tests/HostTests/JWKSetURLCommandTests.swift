@@ -51,6 +51,26 @@ import Testing
         #expect(try run(["client", "show", "local"], directory).stdout.contains("auth method: none"))
     }
 
+    /// `client add --jwks-uri` and `client add --public-key` print one layout, differing only in the keys.
+    @Test func bothSecretlessAddsPrintTheSameLines() throws {
+        let directory = TemporaryDirectory()
+        let key = try AsymmetricKey.generate(.edDSA)
+        try GatehouseCLI.write(JSONWriter.string(.object(try key.publicJWK().mapValues { JSONValue.string($0) })), to: directory.path + "/ed.jwk")
+        let url = "https://keys.example.com/jwks.json"
+        let cases = [(["--jwks-uri", url], "keys fetched from \(url)"), (["--public-key", directory.path + "/ed.jwk", "--key-id", "ed-1"], "key ed-1, EdDSA")]
+        for (index, (options, method)) in cases.enumerated() {
+            let added = try run(["client", "add", "--name", "runner", "--id", "r\(index)", "--scope", "metrics read"] + options, directory)
+            #expect(added.status == 0, "\(added.stderr)")
+            #expect(added.stdout == """
+                Created client r\(index) (runner) with no secret
+                  client_id:     r\(index)
+                  auth method:   private_key_jwt, jwt-bearer grant (\(method))
+                  scopes:        metrics read (default: metrics read)
+
+                """, "\(added.stdout)")
+        }
+    }
+
     @Test func conflictingOptionsAndUnsafeURLsAreClearErrors() throws {
         let directory = TemporaryDirectory()
         let add = ["client", "add", "--name", "x", "--scope", "metrics"]

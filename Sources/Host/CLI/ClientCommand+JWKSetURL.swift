@@ -23,32 +23,12 @@ extension ClientCommand {
                                  json: Bool) -> Result<Void, CLIError>
     {
         if let conflict = jwksURIConflict(arguments) { return .failure(conflict) }
-        let lifetime: Int64?
-        do {
-            lifetime = try arguments.integer("ttl", in: 1...31_536_000)
-        } catch {
-            return .failure(CLIError(.usage, error.description))
-        }
-        return checkedJWKSetURL(url).flatMap { url in
-            let id = arguments.value("id") ?? generatedID(from: name)
-            let client = ClientRecord(id: id, name: name, role: arguments.value("role") ?? "", allowedScopes: scopes,
-                                      defaultScopes: arguments.value("default-scope").map { words($0) } ?? scopes,
-                                      tokenLifetime: lifetime, enabled: true, createdAt: 0, updatedAt: 0, jwksURI: url)
-            return store.call(ClientStore.create, CreateClientParams(client: client, secret: nil)).flatMap { result in
-                // A store that does not know the field would have dropped it: the client could never authenticate.
-                guard result.client.jwksURI == url else {
-                    _ = store.call(ClientStore.delete, ClientIDParams(clientID: id))
-                    return .failure(CLIError(.refused, "this store does not keep jwks uris (it does not serve store.setJwksUri)"))
-                }
-                if json {
-                    print(JSONWriter.pretty(ClientOutput.json(result.client)), terminator: "")
-                } else {
-                    print("Created client \(result.client.id) (\(result.client.name)) with no secret")
-                    print("  client_id:     \(result.client.id)")
-                    print("  auth method:   private_key_jwt, jwt-bearer grant (keys fetched from \(url))")
-                    print("  scopes:        \(ClientOutput.scopes(result.client))")
-                }
-                return .success(())
+        return tokenLifetime(arguments).flatMap { lifetime in
+            checkedJWKSetURL(url).flatMap { url in
+                var client = newClient(name: name, scopes: scopes, lifetime: lifetime, arguments)
+                client.jwksURI = url
+                return createSecretless(client, kept: { $0.jwksURI == url }, unsupported: "jwks uris (it does not serve store.setJwksUri)",
+                                        authMethod: "keys fetched from \(url)", store, json: json)
             }
         }
     }

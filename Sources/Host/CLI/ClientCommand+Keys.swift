@@ -9,32 +9,12 @@ extension ClientCommand {
         guard !arguments.flag("secret-stdin") else {
             return .failure(CLIError(.usage, "--public-key and --secret-stdin exclude each other: a client with a key has no secret"))
         }
-        let lifetime: Int64?
-        do {
-            lifetime = try arguments.integer("ttl", in: 1...31_536_000)
-        } catch {
-            return .failure(CLIError(.usage, error.description))
-        }
-        return ClientKeyFile.read(path, keyID: arguments.value("key-id")).flatMap { key in
-            let id = arguments.value("id") ?? generatedID(from: name)
-            let client = ClientRecord(id: id, name: name, role: arguments.value("role") ?? "", allowedScopes: scopes,
-                                      defaultScopes: arguments.value("default-scope").map { words($0) } ?? scopes,
-                                      tokenLifetime: lifetime, enabled: true, createdAt: 0, updatedAt: 0, publicKeys: [key])
-            return store.call(ClientStore.create, CreateClientParams(client: client, secret: nil)).flatMap { result in
-                // A store that does not know the field would have dropped it: the client could never authenticate.
-                guard !result.client.publicKeys.isEmpty else {
-                    _ = store.call(ClientStore.delete, ClientIDParams(clientID: id))
-                    return .failure(CLIError(.refused, "this store does not keep public keys (it does not serve store.addPublicKey)"))
-                }
-                if json {
-                    print(JSONWriter.pretty(ClientOutput.json(result.client)), terminator: "")
-                } else {
-                    print("Created client \(result.client.id) (\(result.client.name)) with no secret")
-                    print("  client_id:     \(result.client.id)")
-                    print("  auth method:   private_key_jwt, jwt-bearer grant (key \(key.keyID), \(key.algorithm))")
-                    print("  scopes:        \(ClientOutput.scopes(result.client))")
-                }
-                return .success(())
+        return tokenLifetime(arguments).flatMap { lifetime in
+            ClientKeyFile.read(path, keyID: arguments.value("key-id")).flatMap { key in
+                var client = newClient(name: name, scopes: scopes, lifetime: lifetime, arguments)
+                client.publicKeys = [key]
+                return createSecretless(client, kept: { !$0.publicKeys.isEmpty }, unsupported: "public keys (it does not serve store.addPublicKey)",
+                                        authMethod: "key \(key.keyID), \(key.algorithm)", store, json: json)
             }
         }
     }

@@ -102,10 +102,7 @@ enum ClientCommand {
         } catch {
             return .failure(CLIError(.unavailable, "cannot generate a secret: \(error)"))
         }
-        let id = arguments.value("id") ?? generatedID(from: name)
-        let client = ClientRecord(id: id, name: name, role: arguments.value("role") ?? "", allowedScopes: scopes,
-                                  defaultScopes: arguments.value("default-scope").map(words) ?? scopes,
-                                  tokenLifetime: lifetime, enabled: true, createdAt: 0, updatedAt: 0)
+        let client = newClient(name: name, scopes: scopes, lifetime: lifetime, arguments)
         // A secret the operator supplied is not printed back: it would land in terminal scrollback and CI logs.
         let shown = arguments.flag("secret-stdin") ? nil : secret
         return store.call(ClientStore.create, CreateClientParams(client: client, secret: secret)).map { result in

@@ -34,6 +34,17 @@ enum ClientOutput {
         return "\(allowed) (default: \(client.defaultScopes.isEmpty ? "none" : client.defaultScopes.joined(separator: " ")))"
     }
 
+    /// `client add` for a client without a secret; `authMethod` says which keys it signs with.
+    static func createdWithoutSecret(_ client: ClientRecord, authMethod: String) -> String {
+        """
+        Created client \(client.id) (\(client.name)) with no secret
+          client_id:     \(client.id)
+          auth method:   private_key_jwt, jwt-bearer grant (\(authMethod))
+          scopes:        \(scopes(client))
+
+        """
+    }
+
     static func details(_ client: ClientRecord) -> String {
         var lines = [
             "client_id:   \(client.id)",
