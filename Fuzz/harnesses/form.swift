@@ -2,6 +2,9 @@
 // (Sources/CryptoPrimitives/Base64.swift), which decode client credentials.
 // Properties: decoded text re-encodes and decodes to itself; accepted base64 is canonical.
 
+@testable import CryptoPrimitives
+@testable import Host
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzForm(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))

@@ -1,6 +1,8 @@
 // libFuzzer harness: the HTTP request parser (Sources/Host/HTTP/HTTPRequestParser.swift).
 // Property: feeding the input all at once and one byte at a time gives the same requests and errors.
 
+@testable import Host
+
 private func outcomes(_ bytes: [UInt8], chunk: Int) -> [String] {
     var limits = HTTPLimits()
     limits.maxHeaderBytes = 2048

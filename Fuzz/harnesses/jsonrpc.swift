@@ -1,6 +1,9 @@
 // libFuzzer harness: line framing, the JSON parser and JSON-RPC message decoding (Sources/PluginProtocol).
 // Properties: every parsed value survives writer → parser unchanged; framing is chunk-independent.
 
+@testable import JSON
+@testable import PluginProtocol
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzJSONRPC(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))

@@ -2,6 +2,11 @@
 // Properties: verification never crashes; anything it accepts re-signs to a token that verifies; and an
 // input that is not exactly the signature of its own header and claims is never accepted.
 
+@testable import CryptoPrimitives
+@testable import Host
+@testable import JOSE
+@testable import PluginProtocol
+
 private let key: SigningKey = {
     let secret = [UInt8](repeating: 42, count: 32)
     return SigningKey(id: "fuzz-key", algorithm: .hs256, material: .secret(secret, HMACKey(key: secret)), createdAt: 0)
