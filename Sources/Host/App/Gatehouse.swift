@@ -88,10 +88,11 @@ public final class Gatehouse: Sendable {
         let limiter = FailureRateLimiter(perAddress: config.rateLimits.perAddress, perClientAddress: config.rateLimits.perClient,
                                          perClient: config.rateLimits.perClientTotal)
         let usedAssertions = SharedAssertionReplays(store: storeEndpoint, logger: logger)
-        var authenticator = ClientAuthenticator(directory: directory, limiter: limiter, trustedProxies: config.trustedProxies,
-                                                assertions: AssertionVerifier(settings: config.assertionSettings, shared: usedAssertions),
-                                                metrics: metrics, logger: logger)
-        authenticator.jwksFetcher = JWKSetFetcher(settings: config.jwksCacheSettings, logger: logger, fetches: metrics.jwksFetches)
+        let authenticator = ClientAuthenticator(
+            directory: directory, limiter: limiter, trustedProxies: config.trustedProxies,
+            assertions: AssertionVerifier(settings: config.assertionSettings, shared: usedAssertions),
+            jwksFetcher: JWKSetFetcher(settings: config.jwksCacheSettings, logger: logger, fetches: metrics.jwksFetches),
+            metrics: metrics, logger: logger)
         reloadTargets = ReloadTargets(config: config, limiter: limiter, reloadSigningKeys: { codec.reloadIfChanged() })
         invalidations.subscribe { ids in
             directory.invalidate(ids)

@@ -4,7 +4,10 @@ import PluginProtocol
 
 /// Client authentication for every OAuth endpoint (token, revocation, introspection): the failure rate limit,
 /// the store, and one way of recording refusals, so that all endpoints count and audit them alike.
-struct ClientAuthenticator: Sendable {
+///
+/// A class: every step's completion captures it, and a struct of ten references was copied, each retained and
+/// released, several times per token.
+final class ClientAuthenticator: Sendable {
     /// Why a request was refused, with what may be recorded about who asked.
     struct Refusal: Error {
         var error: OAuthError
@@ -28,11 +31,24 @@ struct ClientAuthenticator: Sendable {
     /// Whose `X-Forwarded-For` / `Forwarded` names the client's address (`ClientAddress`).
     let trustedProxies: [IPNetwork]
     /// `private_key_jwt` and the JWT-bearer grant. The default names no audience, so it accepts no assertion.
-    var assertions = AssertionVerifier(settings: .init(audiences: []))
+    let assertions: AssertionVerifier
     /// The keys of clients registered with a `jwksUri`. Without one such clients cannot authenticate.
-    var jwksFetcher: JWKSetFetcher?
+    let jwksFetcher: JWKSetFetcher?
     let metrics: GatehouseMetrics
     let logger: Logger
+
+    init(directory: ClientDirectory, limiter: FailureRateLimiter, trustedProxies: [IPNetwork],
+         assertions: AssertionVerifier = AssertionVerifier(settings: .init(audiences: [])), jwksFetcher: JWKSetFetcher? = nil,
+         metrics: GatehouseMetrics, logger: Logger)
+    {
+        self.directory = directory
+        self.limiter = limiter
+        self.trustedProxies = trustedProxies
+        self.assertions = assertions
+        self.jwksFetcher = jwksFetcher
+        self.metrics = metrics
+        self.logger = logger
+    }
 
     /// `context` with the client's address as the trusted proxies report it: what the limits key on and the audit
     /// lines name. Behind a proxy the socket peer is the proxy, shared by every client.
@@ -53,7 +69,7 @@ struct ClientAuthenticator: Sendable {
         if let assertion = credentials.assertion {
             return authenticate(assertion: assertion, credentials, context: context, completion: completion)
         }
-        directory.authenticate(clientID: credentials.clientID, secret: credentials.secret) { outcome in
+        directory.authenticate(clientID: credentials.clientID, secret: credentials.secret) { [self] outcome in
             switch outcome {
             case .failure(let error):
                 completion(.failure(Refusal(.unavailable("store_unavailable"), pluginError: error)))
@@ -78,11 +94,11 @@ struct ClientAuthenticator: Sendable {
                               completion: @escaping @Sendable (Result<ClientRecord, Refusal>) -> Void)
     {
         let clientID = credentials.clientID
-        let lookup: (@escaping @Sendable (Result<ClientRecord?, PluginCallError>) -> Void) -> Void = { done in
+        let lookup: (@escaping @Sendable (Result<ClientRecord?, PluginCallError>) -> Void) -> Void = { [self] done in
             // An id that cannot exist needs no store call; the verifier still does a decoy verification.
             ClientID.isValid(clientID) ? directory.record(clientID, completion: done) : done(.success(nil))
         }
-        lookup { outcome in
+        lookup { [self] outcome in
             switch outcome {
             case .failure(let error):
                 completion(.failure(Refusal(.unavailable("store_unavailable"), pluginError: error)))
@@ -94,7 +110,7 @@ struct ClientAuthenticator: Sendable {
                 guard let jwksFetcher else {
                     return conclude(assertion, credentials, record: record, keys: [], context: context, completion: completion)
                 }
-                jwksFetcher.keys(url, keyID: ClientAssertion(assertion)?.keyID) { keys in
+                jwksFetcher.keys(url, keyID: ClientAssertion(assertion)?.keyID) { [self] keys in
                     conclude(assertion, credentials, record: record, keys: keys ?? [], unavailable: keys == nil,
                              context: context, completion: completion)
                 }
@@ -107,7 +123,7 @@ struct ClientAuthenticator: Sendable {
                           unavailable: Bool = false, context: RequestContext,
                           completion: @escaping @Sendable (Result<ClientRecord, Refusal>) -> Void)
     {
-        assertions.verify(assertion, client: record, keys: keys, now: Int64(time(nil))) { verdict in
+        assertions.verify(assertion, client: record, keys: keys, now: Int64(time(nil))) { [self] verdict in
             var verdict = verdict
             if unavailable, case .success("unknown_key") = verdict { verdict = .success("jwks_unavailable") }
             finish(verdict, record: record, credentials, context: context, completion: completion)
@@ -147,7 +163,7 @@ struct ClientAuthenticator: Sendable {
             if case .failure(let error) = parsed { completion(error.response) }
             return
         }
-        authenticate(credentials, context: context) { outcome in
+        authenticate(credentials, context: context) { [self] outcome in
             switch outcome {
             case .failure(let refusal):
                 record(refusal, audit: "client.refused", route: route, context: context)
