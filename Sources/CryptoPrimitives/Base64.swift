@@ -30,39 +30,58 @@ public enum Base64 {
     }
 
     public static func encodeBytes(_ input: UnsafeRawBufferPointer, alphabet: Alphabet) -> [UInt8] {
+        let length = encodedLength(input.count, alphabet: alphabet)
+        return [UInt8](unsafeUninitializedCapacity: length) { out, initialized in
+            encode(input, alphabet: alphabet, into: out)
+            initialized = length
+        }
+    }
+
+    /// Encodes `bytes` onto the end of `out`: for texts built of several parts (a JWT) in one buffer.
+    public static func append(_ bytes: [UInt8], alphabet: Alphabet, to out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: encodedLength(bytes.count, alphabet: alphabet)))
+        out.withUnsafeMutableBufferPointer { buffer in
+            bytes.withUnsafeBytes { encode($0, alphabet: alphabet, into: UnsafeMutableBufferPointer(rebasing: buffer[start...])) }
+        }
+    }
+
+    private static func encodedLength(_ count: Int, alphabet: Alphabet) -> Int {
+        let remaining = count % 3
+        return count / 3 * 4 + (remaining == 0 ? 0 : alphabet == .standard ? 4 : remaining + 1)
+    }
+
+    /// Writes the encoding of `input` into `out`, which holds exactly `encodedLength(input.count)` bytes.
+    private static func encode(_ input: UnsafeRawBufferPointer, alphabet: Alphabet, into out: UnsafeMutableBufferPointer<UInt8>) {
         let table = (alphabet == .standard ? standardAlphabet : urlAlphabet).utf8Start
         let whole = input.count / 3
         let remaining = input.count - whole * 3
-        let tail = remaining == 0 ? 0 : alphabet == .standard ? 4 : remaining + 1
-        let length = whole * 4 + tail
-        return [UInt8](unsafeUninitializedCapacity: length) { out, initialized in
-            var index = 0
-            var written = 0
-            for _ in 0..<whole {
-                let value = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
-                out[written] = table[Int(value >> 18 & 63)]
-                out[written + 1] = table[Int(value >> 12 & 63)]
-                out[written + 2] = table[Int(value >> 6 & 63)]
-                out[written + 3] = table[Int(value & 63)]
-                index += 3
-                written += 4
+        let length = out.count
+        var index = 0
+        var written = 0
+        for _ in 0..<whole {
+            let value = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+            out[written] = table[Int(value >> 18 & 63)]
+            out[written + 1] = table[Int(value >> 12 & 63)]
+            out[written + 2] = table[Int(value >> 6 & 63)]
+            out[written + 3] = table[Int(value & 63)]
+            index += 3
+            written += 4
+        }
+        if remaining > 0 {
+            var value = UInt32(input[index]) << 16
+            if remaining == 2 { value |= UInt32(input[index + 1]) << 8 }
+            out[written] = table[Int(value >> 18 & 63)]
+            out[written + 1] = table[Int(value >> 12 & 63)]
+            written += 2
+            if remaining == 2 {
+                out[written] = table[Int(value >> 6 & 63)]
+                written += 1
             }
-            if remaining > 0 {
-                var value = UInt32(input[index]) << 16
-                if remaining == 2 { value |= UInt32(input[index + 1]) << 8 }
-                out[written] = table[Int(value >> 18 & 63)]
-                out[written + 1] = table[Int(value >> 12 & 63)]
-                written += 2
-                if remaining == 2 {
-                    out[written] = table[Int(value >> 6 & 63)]
-                    written += 1
-                }
-                while written < length {  // `.standard` pads to a multiple of four.
-                    out[written] = UInt8(ascii: "=")
-                    written += 1
-                }
+            while written < length {  // `.standard` pads to a multiple of four.
+                out[written] = UInt8(ascii: "=")
+                written += 1
             }
-            initialized = length
         }
     }
 

@@ -31,26 +31,6 @@ public enum JSONWriter {
         }
     }
 
-    /// An object whose members are written in the order given, without building a dictionary: for the few
-    /// fixed-shape objects written on every request (token claims, token responses).
-    public static func writeObject(_ members: KeyValuePairs<String, JSONValue>, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "{"))
-        for (position, (key, member)) in members.enumerated() {
-            if position > 0 { out.append(UInt8(ascii: ",")) }
-            writeString(key, into: &out)
-            out.append(UInt8(ascii: ":"))
-            write(member, into: &out)
-        }
-        out.append(UInt8(ascii: "}"))
-    }
-
-    public static func bytes(object members: KeyValuePairs<String, JSONValue>) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(1024)  // A token response: about 400 bytes with an HS256 token, 700 with RS256.
-        writeObject(members, into: &out)
-        return out
-    }
-
     public static func bytes(_ value: JSONValue) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128)
@@ -63,36 +43,59 @@ public enum JSONWriter {
     }
 
     public static func writeString(_ string: String, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        var string = string
-        string.withUTF8 { utf8 in
-            // Runs of bytes that need no escape are copied whole; most strings (ids, scopes, tokens) are one run.
-            var runStart = 0
-            var index = 0
-            while index < utf8.count {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
-                    index += 1
-                    continue
-                }
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
-                index += 1
-                runStart = index
-                switch byte {
-                case 0x22: append("\\\"", to: &out)
-                case 0x5C: append("\\\\", to: &out)
-                case 0x0A: append("\\n", to: &out)
-                case 0x0D: append("\\r", to: &out)
-                case 0x09: append("\\t", to: &out)
-                default:
-                    append("\\u00", to: &out)
-                    out.append(hexDigit(byte >> 4))
-                    out.append(hexDigit(byte & 0xF))
-                }
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
+        if let written: Void = string.utf8.withContiguousStorageIfAvailable({ writeString(utf8: $0, into: &out) }) {
+            return written
         }
+        var string = string
+        string.withUTF8 { writeString(utf8: $0, into: &out) }
+    }
+
+    /// A string given as its UTF-8 bytes.
+    public static func writeString(utf8: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Runs of bytes that need no escape are copied whole; most strings (ids, scopes, tokens) are one run,
+        // found eight bytes at a time.
+        var runStart = 0
+        var index = 0
+        while index < utf8.count {
+            if index + 8 <= utf8.count, !needsEscape(UnsafeRawPointer(utf8.baseAddress! + index).loadUnaligned(as: UInt64.self)) {
+                index += 8
+                continue
+            }
+            let byte = utf8[index]
+            guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
+                index += 1
+                continue
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+            index += 1
+            runStart = index
+            switch byte {
+            case 0x22: append("\\\"", to: &out)
+            case 0x5C: append("\\\\", to: &out)
+            case 0x0A: append("\\n", to: &out)
+            case 0x0D: append("\\r", to: &out)
+            case 0x09: append("\\t", to: &out)
+            default:
+                append("\\u00", to: &out)
+                out.append(hexDigit(byte >> 4))
+                out.append(hexDigit(byte & 0xF))
+            }
+        }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether any of the eight bytes in `word` is a control character, `"` or `\` (the bytes JSON escapes):
+    /// the exact "has a byte less than n" and "has a zero byte" tests of Bit Twiddling Hacks, without a branch
+    /// per byte. Bytes of multi-byte UTF-8 (0x80 and up) never match.
+    @inline(__always)
+    static func needsEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZeroByte(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
+        let belowSpace = (word &- ones &* 0x20) & ~word & highs != 0
+        return belowSpace || hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5C))
     }
 
     public static func writeInteger(_ value: Int64, into out: inout [UInt8]) {

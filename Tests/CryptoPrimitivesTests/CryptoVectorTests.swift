@@ -99,6 +99,12 @@ private func bytes(hex: String) -> [UInt8] {
         let url = encoded.replacingOccurrences(of: "=", with: "")
         #expect(Base64.encode(Array(plain.utf8), alphabet: .url) == url)
         #expect(Base64.decode(url, alphabet: .url) == Array(plain.utf8))
+        // Appended after what a buffer holds, as a JWT is built, the encoding is the same.
+        for (alphabet, expected) in [(Base64.Alphabet.standard, encoded), (.url, url)] {
+            var buffer = Array("head.".utf8)
+            Base64.append(Array(plain.utf8), alphabet: alphabet, to: &buffer)
+            #expect(buffer == Array(("head." + expected).utf8))
+        }
     }
 
     @Test func urlAlphabetUsesDashAndUnderscore() {

@@ -18,12 +18,9 @@ public struct HTTPResponse: Sendable {
                      body: JSONWriter.bytes(value))
     }
 
-    /// A JSON object with members in the order given (no dictionary built), for responses on hot paths.
-    public static func json(_ status: Int, object members: KeyValuePairs<String, JSONValue>, headers: [(String, String)] = [])
-        -> HTTPResponse
-    {
-        HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers,
-                     body: JSONWriter.bytes(object: members))
+    /// A JSON body already written (`JSONObjectWriter`), for responses on hot paths.
+    public static func json(_ status: Int, body: [UInt8], headers: [(String, String)] = []) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: body)
     }
 
     public static func text(_ status: Int, _ text: String, contentType: String = "text/plain; charset=utf-8")

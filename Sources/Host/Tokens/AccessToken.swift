@@ -37,16 +37,18 @@ public struct AccessToken: Sendable, Equatable {
 
     /// The JWT claims set (RFC 9068 §2.2) as compact JSON, members in a fixed order.
     var encodedClaims: [UInt8] {
-        let scope = JSONValue.string(scopes.joined(separator: " "))
-        guard let clientInstance else {
-            return JSONWriter.bytes(object: ["iss": .string(issuer), "sub": .string(clientID), "client_id": .string(clientID),
-                                             "aud": .string(audience), "iat": .int(issuedAt), "nbf": .int(notBefore ?? issuedAt),
-                                             "exp": .int(expiresAt), "jti": .string(tokenID), "scope": scope])
-        }
-        return JSONWriter.bytes(object: ["iss": .string(issuer), "sub": .string(clientID), "client_id": .string(clientID),
-                                         "client_instance": .string(clientInstance), "aud": .string(audience), "iat": .int(issuedAt),
-                                         "nbf": .int(notBefore ?? issuedAt), "exp": .int(expiresAt), "jti": .string(tokenID),
-                                         "scope": scope])
+        var claims = JSONObjectWriter()
+        claims.member("iss", issuer)
+        claims.member("sub", clientID)
+        claims.member("client_id", clientID)
+        if let clientInstance { claims.member("client_instance", clientInstance) }
+        claims.member("aud", audience)
+        claims.member("iat", issuedAt)
+        claims.member("nbf", notBefore ?? issuedAt)
+        claims.member("exp", expiresAt)
+        claims.member("jti", tokenID)
+        claims.member("scope", scopes.joined(separator: " "))
+        return claims.finish()
     }
 
     init(claims: JSONValue) throws(JSONShapeError) {

@@ -28,13 +28,17 @@ public struct TokenCodec: Sendable {
 
     public func sign(_ token: AccessToken) throws(JOSEError) -> String {
         let key = keys.current
-        var signingInput = key.encodedHeader
-        signingInput.append(UInt8(ascii: "."))
-        signingInput += Base64.encodeBytes(token.encodedClaims, alphabet: .url)
-        let signature = try key.sign(signingInput)
-        signingInput.append(UInt8(ascii: "."))
-        signingInput += Base64.encodeBytes(signature, alphabet: .url)
-        return String(decoding: signingInput, as: UTF8.self)
+        let claims = token.encodedClaims
+        // One buffer, sized for the whole token up front (an RSA-4096 signature is 683 characters).
+        var compact: [UInt8] = []
+        compact.reserveCapacity(key.encodedHeader.count + (claims.count * 4 + 2) / 3 + 700)
+        compact += key.encodedHeader
+        compact.append(UInt8(ascii: "."))
+        Base64.append(claims, alphabet: .url, to: &compact)
+        let signature = try key.sign(compact)
+        compact.append(UInt8(ascii: "."))
+        Base64.append(signature, alphabet: .url, to: &compact)
+        return String(decoding: compact, as: UTF8.self)
     }
 
     public enum Rejection: Error, Equatable, CustomStringConvertible {
