@@ -130,6 +130,24 @@ import Testing
         #expect(charset.json["error"] == "unsupported_grant_type")
     }
 
+    /// RFC 6749 §3.2: no parameter twice, wherever the second one is; and a body of many parameters is refused
+    /// before they are decoded (a request has a handful; thousands would make every lookup a scan).
+    @Test func repeatedAndExcessParametersAreRefused() async throws {
+        let host = try TestGatehouse()
+        defer { host.stop() }
+        let secret = try await host.addClient("c")
+        let padding = (1...20).map { "p\($0)=x" }.joined(separator: "&")
+        let repeated = try host.tokenRequest(id: "c", secret: secret, form: "grant_type=client_credentials&\(padding)&grant_type=client_credentials")
+        #expect(repeated.status == 400 && repeated.json["error_description"] == "parameter 'grant_type' appears more than once")
+        let many = (1...OAuthParameters.maxCount).map { "p\($0)=x" }.joined(separator: "&")
+        let tooMany = try host.tokenRequest(id: "c", secret: secret, form: "grant_type=client_credentials&\(many)")
+        #expect(tooMany.status == 400 && tooMany.json["error_description"]?.stringValue == "more than \(OAuthParameters.maxCount) parameters")
+        // Up to the limit, unknown parameters are ignored (§3.2), and empty pieces do not count.
+        let atLimit = (2...OAuthParameters.maxCount).map { "p\($0)=x" }.joined(separator: "&&")
+        let fine = try host.tokenRequest(id: "c", secret: secret, form: "grant_type=client_credentials&&\(atLimit)&")
+        #expect(fine.status == 200, "\(fine.body)")
+    }
+
     @Test func noCredentialsAtAll() async throws {
         let host = try TestGatehouse()
         defer { host.stop() }

@@ -35,7 +35,7 @@ public struct ClientCredentials: Sendable, Equatable {
     /// - Both methods at once: `invalid_request` (§2.3: "MUST NOT use more than one authentication method").
     /// - No credentials, or a header with another scheme: `invalid_client`.
     /// - A body `client_id` that differs from the Basic one: `invalid_request`.
-    public static func extract(authorization: [String], form: [String: String]) -> Result<ClientCredentials, OAuthError> {
+    static func extract(authorization: [String], form: OAuthParameters) -> Result<ClientCredentials, OAuthError> {
         guard authorization.count <= 1 else { return .failure(.invalidRequest("more than one Authorization header")) }
         if form["client_assertion"] != nil || form["client_assertion_type"] != nil {
             return assertion(authorization: authorization, form: form)
@@ -70,7 +70,7 @@ public struct ClientCredentials: Sendable, Equatable {
     /// optional (when present it must be the assertion's subject). Another method beside it is
     /// `invalid_request` (RFC 6749 §2.3); everything about the JWT itself is checked later, where failures
     /// count (`ClientAuthenticator`).
-    private static func assertion(authorization: [String], form: [String: String]) -> Result<ClientCredentials, OAuthError> {
+    private static func assertion(authorization: [String], form: OAuthParameters) -> Result<ClientCredentials, OAuthError> {
         guard authorization.isEmpty, form["client_secret"] == nil else {
             return .failure(.invalidRequest("use either a client assertion or a client secret, not both"))
         }

@@ -7,10 +7,17 @@ public enum FormURLEncoding {
         public let message: String
     }
 
-    /// Decodes `a=1&b=2` into pairs in order. Empty pieces (`a=1&&b=2`) are skipped.
-    public static func decode(_ bytes: some Collection<UInt8>) throws(Invalid) -> [(name: String, value: String)] {
-        var pairs: [(String, String)] = []
-        for piece in bytes.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+    /// Decodes `a=1&b=2` into pairs in order. Empty pieces (`a=1&&b=2`) are skipped; more than `maxPairs`
+    /// pairs are refused before the rest is decoded.
+    public static func decode(_ bytes: some Collection<UInt8>, maxPairs: Int = .max) throws(Invalid) -> [(name: String, value: String)] {
+        var pairs: [(name: String, value: String)] = []
+        var start = bytes.startIndex
+        while start != bytes.endIndex {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.endIndex
+            defer { start = end == bytes.endIndex ? end : bytes.index(after: end) }
+            let piece = bytes[start..<end]
+            guard !piece.isEmpty else { continue }
+            guard pairs.count < maxPairs else { throw Invalid(message: "more than \(maxPairs) parameters") }
             let equals = piece.firstIndex(of: UInt8(ascii: "="))
             let name = try decodeComponent(piece[piece.startIndex..<(equals ?? piece.endIndex)])
             let value = equals.map { try? decodeComponent(piece[piece.index(after: $0)...]) } ?? ""
@@ -21,6 +28,12 @@ public enum FormURLEncoding {
     }
 
     public static func decodeComponent(_ bytes: some Collection<UInt8>) throws(Invalid) -> String {
+        // Most components (names, grant types, ids) have nothing to decode: their bytes are the text.
+        let needsDecoding = bytes.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }
+        if !needsDecoding, let text = bytes.withContiguousStorageIfAvailable({ UTF8Text.string(UnsafeRawBufferPointer($0)) }) {
+            guard let text else { throw Invalid(message: "parameter is not valid UTF-8") }
+            return text
+        }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var iterator = bytes.makeIterator()

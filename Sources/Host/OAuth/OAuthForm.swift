@@ -3,7 +3,7 @@
 enum OAuthForm {
     /// The form parameters, or the `invalid_request` refusal. Endpoints check their own parameters next and
     /// extract the client's credentials (`credentials(of:form:)`) last, so shape errors come before auth ones.
-    static func parse(_ request: HTTPRequest) -> Result<[String: String], OAuthError> {
+    static func parse(_ request: HTTPRequest) -> Result<OAuthParameters, OAuthError> {
         // §2.3.1: credentials MUST NOT be in the request URI (nor, sensibly, any other parameter).
         if let query = request.query, ["client_secret", "client_id", "grant_type", "token", "client_assertion", "assertion"].contains(where: {
             FormURLEncodingQuery.contains(query, $0)
@@ -11,26 +11,21 @@ enum OAuthForm {
             return .failure(.invalidRequest("parameters must be in the request body, not the URL"))
         }
         // RFC 9110 §8.3.1: the media type is case-insensitive; parameters (`; charset=…`) may follow.
-        let contentType = request.headers["content-type"].map { value in
-            value[...].utf8.prefix { $0 != UInt8(ascii: ";") }.trimmingOWS()
-        }
-        guard let contentType, contentType.equalsIgnoringASCIICase("application/x-www-form-urlencoded") else {
+        guard let contentType = request.headers["content-type"], ASCII.hasMediaType(contentType, "application/x-www-form-urlencoded") else {
             return .failure(.invalidRequest("the body must be application/x-www-form-urlencoded"))
         }
         let pairs: [(name: String, value: String)]
         do {
-            pairs = try FormURLEncoding.decode(request.body)
+            pairs = try FormURLEncoding.decode(request.body, maxPairs: OAuthParameters.maxCount)
         } catch {
             return .failure(.invalidRequest(error.message))
         }
-        var form: [String: String] = [:]
-        for (name, value) in pairs {
+        do {
             // §3.2: "Request and response parameters MUST NOT be included more than once."
-            guard form.updateValue(value, forKey: name) == nil else {
-                return .failure(.invalidRequest("parameter \(ErrorDescription.quoting(name)) appears more than once"))
-            }
+            return .success(try OAuthParameters(pairs))
+        } catch {
+            return .failure(.invalidRequest("parameter \(ErrorDescription.quoting(error.name)) appears more than once"))
         }
-        return .success(form)
     }
 
     /// The `token` parameter and the client's credentials: what revocation (RFC 7009 §2.1) and introspection
@@ -42,7 +37,7 @@ enum OAuthForm {
         }
     }
 
-    static func credentials(of request: HTTPRequest, form: [String: String]) -> Result<ClientCredentials, OAuthError> {
+    static func credentials(of request: HTTPRequest, form: OAuthParameters) -> Result<ClientCredentials, OAuthError> {
         ClientCredentials.extract(authorization: request.headers.values("authorization"), form: form)
     }
 }
