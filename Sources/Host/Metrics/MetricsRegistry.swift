@@ -76,6 +76,12 @@ public final class MetricFamily: Sendable {
         var buckets: [UInt64] = []
         var sum = 0.0
         var count: UInt64 = 0
+
+        mutating func record(_ observed: Double, bounds: [Double]) {
+            if let index = bounds.firstIndex(where: { observed <= $0 }) { buckets[index] += 1 }
+            sum += observed
+            count += 1
+        }
     }
 
     init(name: String, help: String, kind: Kind, labelNames: [String]) {
@@ -95,12 +101,9 @@ public final class MetricFamily: Sendable {
 
     public func observe(_ labels: [String] = [], _ value: Double) {
         guard case .histogram(let bounds) = kind else { return }
+        // Changed in place: a copy taken out and stored back copied the buckets on every request.
         series.withLock { all in
-            var entry = all[labels] ?? Series(buckets: [UInt64](repeating: 0, count: bounds.count))
-            if let index = bounds.firstIndex(where: { value <= $0 }) { entry.buckets[index] += 1 }
-            entry.sum += value
-            entry.count += 1
-            all[labels] = entry
+            all[labels, default: Series(buckets: [UInt64](repeating: 0, count: bounds.count))].record(value, bounds: bounds)
         }
     }
 
