@@ -84,17 +84,34 @@ public final class FailureRateLimiter: Sendable {
         state.withLock { $0.limits = (perAddress, perClientAddress, perClient) }
     }
 
+    /// The keys one attempt is counted under, worked out once for its check and for its outcome.
+    public struct Attempt: Sendable {
+        let clientID: String
+        /// `addressKey` of the address.
+        let address: String
+        let pair: String
+    }
+
+    public func attempt(clientID: String, address: String) -> Attempt {
+        let key = Self.addressKey(address)
+        return Attempt(clientID: clientID, address: key, pair: Self.pairKey(clientID, key))
+    }
+
     /// May this client id, from this address, try to authenticate now?
     public func check(clientID: String, address: String, now: MonotonicTime = .now()) -> Verdict {
-        let address = Self.addressKey(address)
-        let pair = Self.pairKey(clientID, address)
-        return state.withLock { state in
+        check(attempt(clientID: clientID, address: address), now: now)
+    }
+
+    public func check(_ attempt: Attempt, now: MonotonicTime = .now()) -> Verdict {
+        state.withLock { state in
             let (perAddress, perClientAddress, perClient) = state.limits
-            if let wait = Self.waitTime(&state.addresses, address, perAddress, now) { return .limited(scope: "address", retryAfter: wait) }
-            if let wait = Self.waitTime(&state.pairs, pair, perClientAddress, now) { return .limited(scope: "client_address", retryAfter: wait) }
-            if let wait = Self.waitTime(&state.clients, clientID, perClient, now) {
+            if let wait = Self.waitTime(&state.addresses, attempt.address, perAddress, now) { return .limited(scope: "address", retryAfter: wait) }
+            if let wait = Self.waitTime(&state.pairs, attempt.pair, perClientAddress, now) {
+                return .limited(scope: "client_address", retryAfter: wait)
+            }
+            if let wait = Self.waitTime(&state.clients, attempt.clientID, perClient, now) {
                 // The ceiling is for strangers: an address this client authenticated from lately goes on.
-                if let success = state.known[pair], now.since(success) < rememberSuccess { return .allowed }
+                if let success = state.known[attempt.pair], now.since(success) < rememberSuccess { return .allowed }
                 return .limited(scope: "client", retryAfter: wait)
             }
             return .allowed
@@ -103,8 +120,11 @@ public final class FailureRateLimiter: Sendable {
 
     /// Records a failed authentication with `secret`.
     public func recordFailure(clientID: String, address: String, secret: String, now: MonotonicTime = .now()) {
-        let address = Self.addressKey(address)
-        let pair = Self.pairKey(clientID, address)
+        recordFailure(attempt(clientID: clientID, address: address), secret: secret, now: now)
+    }
+
+    public func recordFailure(_ attempt: Attempt, secret: String, now: MonotonicTime = .now()) {
+        let (clientID, address, pair) = (attempt.clientID, attempt.address, attempt.pair)
         let fingerprint = Array(fingerprintKey.authenticationCode(for: Array(secret.utf8)).prefix(16))
         state.withLock { state in
             if let last = state.lastAttempt[pair], now.since(last.at) < retryWindow,
@@ -125,8 +145,14 @@ public final class FailureRateLimiter: Sendable {
     /// Records a successful authentication: the address is one this client uses. Its failures stay counted: a
     /// guesser behind the same NAT as the client must not get a fresh budget each time the client succeeds.
     public func recordSuccess(clientID: String, address: String, now: MonotonicTime = .now()) {
-        let pair = Self.pairKey(clientID, Self.addressKey(address))
+        recordSuccess(attempt(clientID: clientID, address: address), now: now)
+    }
+
+    public func recordSuccess(_ attempt: Attempt, now: MonotonicTime = .now()) {
+        let pair = attempt.pair
         state.withLock { state in
+            // Refreshed at most once a second: a client's every token need not rewrite the entry.
+            if let last = state.known[pair], now.since(last) < .seconds(1) { return }
             if state.known[pair] == nil && state.known.count >= maxEntries {
                 let horizon = rememberSuccess
                 state.known = state.known.filter { now.since($0.value) < horizon }

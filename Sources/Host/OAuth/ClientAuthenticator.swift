@@ -62,7 +62,8 @@ final class ClientAuthenticator: Sendable {
     func authenticate(_ credentials: ClientCredentials, context: RequestContext,
                       completion: @escaping @Sendable (Result<ClientRecord, Refusal>) -> Void)
     {
-        if case .limited(let scope, let retryAfter) = limiter.check(clientID: credentials.clientID, address: context.remoteAddress) {
+        let attempt = limiter.attempt(clientID: credentials.clientID, address: context.remoteAddress)
+        if case .limited(let scope, let retryAfter) = limiter.check(attempt) {
             metrics.rateLimited.increment([scope])
             return completion(.failure(Refusal(.rateLimited(scope: scope, retryAfter: retryAfter), unknownID: credentials.clientID)))
         }
@@ -75,10 +76,10 @@ final class ClientAuthenticator: Sendable {
                 completion(.failure(Refusal(.unavailable("store_unavailable"), pluginError: error)))
             case .success(let result):
                 if let client = result.client {
-                    limiter.recordSuccess(clientID: credentials.clientID, address: context.remoteAddress)
+                    limiter.recordSuccess(attempt)
                     return completion(.success(client))
                 }
-                limiter.recordFailure(clientID: credentials.clientID, address: context.remoteAddress, secret: credentials.proof)
+                limiter.recordFailure(attempt, secret: credentials.proof)
                 let known = result.failure != AuthenticateResult.Failure.unknownClient.rawValue
                 completion(.failure(Refusal(.invalidClient(reason: result.failure ?? "unknown"),
                                             clientID: known ? credentials.clientID : nil,
