@@ -1,7 +1,9 @@
 // Verifies Gatehouse access tokens with Debian's golang-gopkg-square-go-jose.v2-dev, the way a Go resource
 // server would: RFC 8414 metadata, then jwks_uri, then signature, typ, iss, aud and exp.
 //
-//	verify_tokens ISSUER TOKEN...   prints "go-jose <n>: ok <alg> <kid> <client_id>" per token
+//	verify_tokens [--audience AUD] ISSUER TOKEN...
+//	    prints "go-jose <n>: ok <alg> <kid> <client_id>" or "go-jose <n>: FAILED <error>" per token;
+//	    AUD is the audience expected (default gatehouse)
 package main
 
 import (
@@ -33,7 +35,7 @@ func fetch(url string, into interface{}) error {
 	return json.NewDecoder(response.Body).Decode(into)
 }
 
-func verify(keys *jose.JSONWebKeySet, issuer, token string) (string, string, string, error) {
+func verify(keys *jose.JSONWebKeySet, issuer, audience, token string) (string, string, string, error) {
 	parsed, err := jwt.ParseSigned(token)
 	if err != nil {
 		return "", "", "", err
@@ -53,7 +55,7 @@ func verify(keys *jose.JSONWebKeySet, issuer, token string) (string, string, str
 	if err := parsed.Claims(found[0].Key, &claims); err != nil {
 		return "", "", "", err
 	}
-	expected := jwt.Expected{Issuer: issuer, Audience: jwt.Audience{"gatehouse"}, Time: time.Now()}
+	expected := jwt.Expected{Issuer: issuer, Audience: jwt.Audience{audience}, Time: time.Now()}
 	if err := claims.ValidateWithLeeway(expected, 0); err != nil {
 		return "", "", "", err
 	}
@@ -61,7 +63,15 @@ func verify(keys *jose.JSONWebKeySet, issuer, token string) (string, string, str
 }
 
 func main() {
-	issuer, tokens := os.Args[1], os.Args[2:]
+	arguments, audience := os.Args[1:], "gatehouse"
+	if len(arguments) > 1 && arguments[0] == "--audience" {
+		audience, arguments = arguments[1], arguments[2:]
+	}
+	if len(arguments) == 0 {
+		fmt.Println("usage: verify_tokens [--audience AUD] ISSUER TOKEN...")
+		os.Exit(2)
+	}
+	issuer, tokens := arguments[0], arguments[1:]
 	var metadata struct {
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
@@ -77,7 +87,7 @@ func main() {
 	}
 	failed := false
 	for number, token := range tokens {
-		alg, kid, client, err := verify(&keys, issuer, token)
+		alg, kid, client, err := verify(&keys, issuer, audience, token)
 		if err != nil {
 			failed = true
 			fmt.Printf("go-jose %d: FAILED %v\n", number+1, err)
@@ -93,7 +103,7 @@ func main() {
 		} else {
 			tampered[last] = 'A'
 		}
-		if _, _, _, err := verify(&keys, issuer, string(tampered)); err == nil {
+		if _, _, _, err := verify(&keys, issuer, audience, string(tampered)); err == nil {
 			failed = true
 			fmt.Println("go-jose tampered: ACCEPTED")
 		} else {
