@@ -55,6 +55,8 @@ public struct HTTPHeaders: Sendable, Sequence {
         fields.append((name.lowercased(), value))
     }
 
+    mutating func reserveCapacity(_ count: Int) { fields.reserveCapacity(count) }
+
     /// `append` for a name the caller has already lowercased (the parser, which knows names are ASCII).
     mutating func appendLowercased(_ name: String, _ value: String) {
         fields.append((name, value))

@@ -1,4 +1,5 @@
 import Glibc
+import JSON
 
 /// The byte-level pieces of `HTTPRequestParser`: byte-class tables, line splitting and number parsing, each
 /// working on raw bytes so the per-request path never decodes a String it does not keep.
@@ -41,6 +42,16 @@ extension HTTPRequestParser {
                 buffer[index] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
             }
             return name.count
+        }
+    }
+
+    /// A field value as text: ASCII (nearly every value) copied as it is, anything else (obs-text) decoded
+    /// with invalid UTF-8 replaced, as `String(decoding:)` does, which validates every byte even of ASCII.
+    static func text(_ value: UnsafeRawBufferPointer) -> String {
+        guard UTF8Text.isASCII(value) else { return String(decoding: value, as: UTF8.self) }
+        return String(unsafeUninitializedCapacity: value.count) { buffer in
+            _ = buffer.initialize(from: value)
+            return value.count
         }
     }
 

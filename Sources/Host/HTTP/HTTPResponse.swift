@@ -37,27 +37,35 @@ public struct HTTPResponse: Sendable {
 
     /// Serializes status line, headers and body; `close` adds `Connection: close`.
     func write(into out: inout [UInt8], version: HTTPVersion, date: String, close: Bool, headOnly: Bool = false) {
+        out.reserveCapacity(out.count + 256 + (headOnly ? 0 : body.count))
         out.append(contentsOf: version.text.utf8)
         out.append(0x20)
         JSONWriter.writeInteger(Int64(status), into: &out)
         out.append(0x20)
         out.append(contentsOf: Self.reasonPhrase(status).utf8)
-        out.append(contentsOf: [0x0D, 0x0A])
-        for (name, value) in headers { appendHeader(name, value, to: &out) }
-        appendHeader("Date", date, to: &out)
+        Self.appendCRLF(to: &out)
+        for (name, value) in headers { Self.appendHeader(name, value, to: &out) }
+        Self.appendHeader("Date", date, to: &out)
         out.append(contentsOf: "Content-Length: ".utf8)
         JSONWriter.writeInteger(Int64(body.count), into: &out)
-        out.append(contentsOf: [0x0D, 0x0A])
-        if close { appendHeader("Connection", "close", to: &out) }
-        out.append(contentsOf: [0x0D, 0x0A])
+        Self.appendCRLF(to: &out)
+        if close { Self.appendHeader("Connection", "close", to: &out) }
+        Self.appendCRLF(to: &out)
         if !headOnly { out.append(contentsOf: body) }
     }
 
-    private func appendHeader(_ name: String, _ value: String, to out: inout [UInt8]) {
+    private static func appendHeader(_ name: String, _ value: String, to out: inout [UInt8]) {
         out.append(contentsOf: name.utf8)
-        out.append(contentsOf: [UInt8(ascii: ":"), 0x20])
+        out.append(UInt8(ascii: ":"))
+        out.append(0x20)
         out.append(contentsOf: value.utf8)
-        out.append(contentsOf: [0x0D, 0x0A])
+        appendCRLF(to: &out)
+    }
+
+    /// Byte by byte: cheaper than appending a two-byte array literal.
+    private static func appendCRLF(to out: inout [UInt8]) {
+        out.append(0x0D)
+        out.append(0x0A)
     }
 
     static func reasonPhrase(_ status: Int) -> String {

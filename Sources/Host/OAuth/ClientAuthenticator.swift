@@ -70,7 +70,9 @@ final class ClientAuthenticator: Sendable {
         if let assertion = credentials.assertion {
             return authenticate(assertion: assertion, credentials, context: context, completion: completion)
         }
-        directory.authenticate(clientID: credentials.clientID, secret: credentials.secret) { [self] outcome in
+        // The completion captures what it needs, not the credentials whole (each copy of the closure copied them).
+        let (clientID, secret) = (credentials.clientID, credentials.secret)
+        directory.authenticate(clientID: clientID, secret: secret) { [self] outcome in
             switch outcome {
             case .failure(let error):
                 completion(.failure(Refusal(.unavailable("store_unavailable"), pluginError: error)))
@@ -79,11 +81,10 @@ final class ClientAuthenticator: Sendable {
                     limiter.recordSuccess(attempt)
                     return completion(.success(client))
                 }
-                limiter.recordFailure(attempt, secret: credentials.proof)
+                limiter.recordFailure(attempt, secret: secret)  // The proof of a secret-based attempt.
                 let known = result.failure != AuthenticateResult.Failure.unknownClient.rawValue
                 completion(.failure(Refusal(.invalidClient(reason: result.failure ?? "unknown"),
-                                            clientID: known ? credentials.clientID : nil,
-                                            unknownID: known ? nil : credentials.clientID)))
+                                            clientID: known ? clientID : nil, unknownID: known ? nil : clientID)))
             }
         }
     }
