@@ -15,6 +15,7 @@ public final class TokenEndpoint: Sendable {
     let policy: any PluginEndpoint
     let settings: Settings
     let grants = DecisionCache(Policy.grant)
+    let tokenIDs = TokenIDSource()
     let metrics: GatehouseMetrics
     let logger: Logger
 
@@ -113,7 +114,7 @@ public final class TokenEndpoint: Sendable {
     {
         let now = Int64(time(nil))
         let lifetime = min(client.tokenLifetime ?? settings.defaultLifetime, settings.maxLifetime)
-        guard let tokenID = try? SecureRandom.token(byteCount: 16) else {
+        guard let tokenID = try? tokenIDs.next() else {
             return refuse(.init(.unavailable("random_source_failed"), clientID: client.id), context: context, completion)
         }
         let codec = self.codec.current
