@@ -10,14 +10,17 @@ import JSON
 /// `alg: none`, an RSA public key used as an HMAC secret, and HS256 tokens against an asymmetric key all
 /// fail), a signature check (constant-time for HMAC) before any claim is trusted, then issuer, audience
 /// and time. A retired key does not vouch for tokens issued after it retired.
-public struct TokenCodec: Sendable {
+///
+/// A class, immutable: every token takes the current one from `TokenCodecSource`, and a struct of its size was
+/// a copy with six references retained and released each time.
+public final class TokenCodec: Sendable {
     public let keys: SigningKeyRing
     /// Other hosts' public keys (`PublishedKey`): verified here, never used to sign.
     public let extraKeys: [PublishedKey]
     public let issuer: String
     public let audience: String
     /// Clock skew tolerated for `iat`/`nbf` in the future (other hosts' clocks).
-    public var leeway: Int64 = 30
+    public let leeway: Int64 = 30
 
     public init(keys: SigningKeyRing, issuer: String, audience: String, extraKeys: [PublishedKey] = []) {
         self.keys = keys
