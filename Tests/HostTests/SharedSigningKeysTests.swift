@@ -15,6 +15,11 @@ import Testing
                        arguments + ["--config", host.directory.path + "/gatehouse.json", "--data", host.directory.path + "/data"])
     }
 
+    private func addScraper(_ host: ServedGatehouse) throws -> (id: String, secret: String) {
+        let client = try JSONParser.parse(try cli(host, ["client", "add", "--name", "scraper", "--scope", "metrics", "--json"]))
+        return try (id: #require(client["client_id"]?.stringValue), secret: #require(client["client_secret"]?.stringValue))
+    }
+
     private func accessToken(_ host: ServedGatehouse, _ client: (id: String, secret: String)) throws -> String {
         let body = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "-u", "\(client.id):\(client.secret)",
                                                     "-d", "grant_type=client_credentials", host.url + "/api/v1/oauth/token"])
@@ -70,8 +75,7 @@ import Testing
         defer { a.stop() }
         let b = try ServedGatehouse(config: config, issuer: Self.issuer)
         defer { b.stop() }
-        let client = try JSONParser.parse(try cli(a, ["client", "add", "--name", "scraper", "--scope", "metrics", "--json"]))
-        let scraper = try (id: #require(client["client_id"]?.stringValue), secret: #require(client["client_secret"]?.stringValue))
+        let scraper = try addScraper(a)
 
         // Each host made its own keys; none was copied.
         // file-store hosts see the CLI's new client after their next reload.
@@ -110,6 +114,48 @@ import Testing
             let names = Set((key.objectValue ?? [:]).keys)
             #expect(names.isDisjoint(with: ["d", "p", "q", "dp", "dq", "qi", "k"]))
         }
+    }
+
+    /// A host is gone (decommissioned, its data directory too) and its key leaked: `keys withdraw` on another
+    /// host takes it from the store, so every host drops it from its union and refuses its tokens, and a host
+    /// that starts later never sees it (Docs/operations.md, "A signing key is compromised").
+    @Test func aDecommissionedHostsKeyIsWithdrawnFromAnotherHost() throws {
+        let shared = TemporaryDirectory()
+        let config = """
+            {"plugins": {"store": {"command": "gatehouse-sqlite-store", "config": {"path": "\(shared.path)/gatehouse.sqlite3", "changePollMs": 100}}}}
+            """
+        let a = try ServedGatehouse(config: config, issuer: Self.issuer)
+        defer { a.stop() }
+        let b = try ServedGatehouse(config: config, issuer: Self.issuer)
+        defer { b.stop() }
+        let scraper = try addScraper(b)
+        let fromA = try accessToken(a, scraper)
+        let leaked = try #require(try kid(fromA))
+        #expect(PluginTestSupport.eventually(timeout: .seconds(10)) { accepts(b, fromA) }, "B verifies A's token:\n\(b.log)")
+        a.stop()
+
+        let withdraw = { (kid: String) throws -> String in
+            try runCommand(PluginTestSupport.executable("gatehouse"),
+                           ["keys", "withdraw", kid, "--config", b.directory.path + "/gatehouse.json", "--data", b.directory.path + "/data"],
+                           mergeErrors: true)
+        }
+        let output = try withdraw(leaked)
+        #expect(output.contains("Signing key \(leaked) is withdrawn") && output.contains("another host's key"), "\(output)")
+        #expect(PluginTestSupport.eventually(timeout: .seconds(10)) { status(b, fromA) == 401 }, "B refuses the leaked key:\n\(b.log)")
+        #expect(try !jwksKids(b).contains(leaked))
+        #expect(try cli(b, ["keys", "list"]).split(separator: "\n").contains { $0.hasPrefix("withdrawn  \(leaked) ") })
+        let fromB = try accessToken(b, scraper)
+        #expect(accepts(b, fromB), "B's own keys are untouched")
+        let c = try ServedGatehouse(config: config, issuer: Self.issuer)
+        defer { c.stop() }
+        let kidsOfC = try jwksKids(c)
+        #expect(status(c, fromA) == 401 && !kidsOfC.contains(leaked), "the store no longer holds it")
+        #expect(PluginTestSupport.eventually(timeout: .seconds(10)) { accepts(c, fromB) }, "but still holds B's key")
+
+        let again = try withdraw(leaked)
+        #expect(again.contains("already withdrawn"), "\(again)")
+        let unknown = try withdraw("nope")
+        #expect(unknown.contains("no key nope in this host's key ring nor in the store"), "\(unknown)")
     }
 
     /// HS256 is never published: a host that signs with it on a store that shares keys says, at start, that

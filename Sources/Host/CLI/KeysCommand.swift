@@ -49,10 +49,16 @@ enum KeysCommand {
             }
             var outcome: SigningKeyRing.RotationOutcome?
             var withdrawal: SigningKeyRing.WithdrawalOutcome?
+            var elsewhere = false
             var algorithm = chosen ?? config.signingAlgorithm
             let ring = try SigningKeyFile.update(directory: config.dataDirectory, now: now, algorithm: algorithm) {
                 ring throws(SigningKeyRing.Failure) in
                 if let withdrawing {
+                    // Not this host's key: perhaps another host's, in the store (below, outside the key file's lock).
+                    if ring.key(id: withdrawing) == nil, !ring.withdrawn.contains(where: { $0.id == withdrawing }) {
+                        elsewhere = true
+                        return nil
+                    }
                     refused = true  // Until it succeeds, a failure here is the ring refusing (exit 1), not an I/O error.
                     let (changed, result) = try ring.withdrawing(withdrawing, now: now, policy: policy, force: arguments.flag("force"))
                     refused = false
@@ -68,6 +74,7 @@ enum KeysCommand {
                 outcome = result
                 return rotated
             }
+            if let withdrawing, elsewhere { return withdrawPublished(withdrawing, config: config, now: now) }
             switch outcome {
             case .switched(let id)?: print("New signing key \(id) is now current.")
             case .scheduled(let id, let at)?:

@@ -156,10 +156,7 @@ final class SigningKeyExchange: Sendable {
     static func publicKeys(of ring: SigningKeyRing, now: Int64, maxTokenLifetime: Int64) -> [HostPublicKey] {
         let live = liveKeys(of: ring, now: now, maxTokenLifetime: maxTokenLifetime)
         let withdrawn = ring.withdrawn.filter { !$0.publicJWK.isEmpty }.sorted { $0.withdrawnAt > $1.withdrawnAt }
-            .prefix(max(0, HostSigningKeys.maxKeysPerPublish - live.count)).map { entry in
-                HostPublicKey(keyID: entry.id, algorithm: entry.algorithm.rawValue, jwk: entry.publicJWK,
-                              notBefore: min(entry.withdrawnAt, now) - 2, notAfter: min(entry.withdrawnAt, now) - 1)
-            }
+            .prefix(max(0, HostSigningKeys.maxKeysPerPublish - live.count)).map { $0.publication(now: now) }
         return live + withdrawn
     }
 
@@ -171,5 +168,14 @@ final class SigningKeyExchange: Sendable {
             return HostPublicKey(keyID: key.id, algorithm: key.algorithm.rawValue, jwk: members.filter { PublicKeyInfo.publicMembers.contains($0.key) },
                                  notBefore: notBefore, notAfter: notAfter)
         }
+    }
+}
+
+extension SigningKeyRing.Withdrawal {
+    /// What tells the store the key is withdrawn: the key with a `notAfter` already past, which the store
+    /// upserts and then purges as expired, so no host lists it any more.
+    func publication(now: Int64) -> HostPublicKey {
+        HostPublicKey(keyID: id, algorithm: algorithm.rawValue, jwk: publicJWK,
+                      notBefore: min(withdrawnAt, now) - 2, notAfter: min(withdrawnAt, now) - 1)
     }
 }

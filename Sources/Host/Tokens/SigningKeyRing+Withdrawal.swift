@@ -57,12 +57,10 @@ extension SigningKeyRing {
     public func withdrawing(_ id: String, now: Int64, policy: Policy, force: Bool) throws(Failure)
         -> (ring: SigningKeyRing, outcome: WithdrawalOutcome)
     {
-        if let earlier = withdrawn.first(where: { $0.id == id }) {
-            throw Failure(description: "key \(id) was already withdrawn at \(earlier.withdrawnAt); its tokens are refused")
-        }
+        try refuseWithdrawingAgain(id)
         guard let key = key(id: id) else {
-            throw Failure(description: "no key \(id) in this host's key ring. `gatehouse keys list` shows this host's keys; "
-                          + "a key another host published is withdrawn on that host (its data directory)")
+            // `gatehouse keys withdraw` looks for it among the store's keys then (`withdrawingPublished`).
+            throw Failure(description: "no key \(id) in this host's key ring (`gatehouse keys list` shows its keys)")
         }
         var members: [String: String] = [:]
         if case .asymmetric(let pair) = key.material, let jwk = try? pair.publicJWK() {
@@ -99,5 +97,28 @@ extension SigningKeyRing {
             .activating(next, in: keys + [key], now: now)
         let ring = try switched.replacing(keys: switched.keys.filter { $0.id != id }, currentID: next)
         return (ring, .switched(to: next))
+    }
+
+    /// The ring with `key`, another host's key as the store publishes it, remembered as withdrawn: for a host
+    /// that is gone (decommissioned, its data directory with it) whose key leaked. This host then tells the
+    /// store as it does for its own withdrawn keys (a `notAfter` in the past, which makes the store delete it and
+    /// every host drop it from its union), and never installs the key again, even if the store still lists it.
+    public func withdrawingPublished(_ key: HostPublicKey, now: Int64) throws(Failure) -> SigningKeyRing {
+        try refuseWithdrawingAgain(key.keyID)
+        guard self.key(id: key.keyID) == nil else {
+            throw Failure(description: "\(key.keyID) is this host's own key: withdraw it as such")
+        }
+        guard let algorithm = SignatureAlgorithm(rawValue: key.algorithm), algorithm.isAsymmetric else {
+            throw Failure(description: "the store's key \(key.keyID) has algorithm \(key.algorithm), which no store may publish")
+        }
+        let entry = Withdrawal(id: key.keyID, algorithm: algorithm, withdrawnAt: now,
+                               publicJWK: key.jwk.filter { PublicKeyInfo.publicMembers.contains($0.key) })
+        return try SigningKeyRing(keys: keys, currentID: currentID, createdAt: createdAt, withdrawn: withdrawn + [entry])
+    }
+
+    private func refuseWithdrawingAgain(_ id: String) throws(Failure) {
+        if let earlier = withdrawn.first(where: { $0.id == id }) {
+            throw Failure(description: "key \(id) was already withdrawn at \(earlier.withdrawnAt); its tokens are refused")
+        }
     }
 }
