@@ -4,7 +4,9 @@ import Glibc
 ///
 /// Handlers registered with `register` run one at a time on the serve thread, in arrival order, so plugin
 /// state needs no locks; answers to one read are written back in one `write`. Handlers registered with
-/// `registerConcurrent` run on a global queue and may answer out of order (the host matches ids).
+/// `registerConcurrent` run on a global queue and may answer out of order (the host matches ids). Handlers
+/// registered with `registerBatch` run on the serve thread too, once for each run of consecutive requests
+/// for their method in one read (`PluginServer+Batch.swift`).
 ///
 /// Lifecycle (Docs/plugin-protocol.md): requests before `initialize` get `notInitialized`; after `shutdown`
 /// they get `shuttingDown`; `exit`, or end of input, ends the loop.
@@ -18,6 +20,7 @@ public final class PluginServer {
     private enum Handler {
         case inline((JSONValue) throws -> JSONValue)
         case concurrent(@Sendable (JSONValue) throws -> JSONValue)
+        case batch(BatchHandler)
     }
 
     private enum Phase { case awaitingInitialize, ready, shuttingDown }
@@ -29,11 +32,18 @@ public final class PluginServer {
     private let input: Int32
     private let output: FileDescriptorWriter
     private var pending: [UInt8] = []
+    /// Requests for a batch method waiting for the end of their run (another request, the end of the read, or
+    /// `maxBatchSize` of them); handed to the handler together.
+    private var batch: PendingBatch?
+    /// The most requests a batch handler gets in one call.
+    public let maxBatchSize: Int
 
     public init(name: String, version: String, role: PluginRole,
                 supportedVersions: [Int64] = Lifecycle.supportedVersions, input: Int32 = STDIN_FILENO,
-                output: Int32 = STDOUT_FILENO)
+                output: Int32 = STDOUT_FILENO, maxBatchSize: Int = 64)
     {
+        precondition(maxBatchSize > 0, "maxBatchSize must be positive")
+        self.maxBatchSize = maxBatchSize
         self.name = name
         self.version = version
         self.role = role
@@ -65,6 +75,16 @@ public final class PluginServer {
         handlers[method.name] = .concurrent { params in try handler(try Self.decode(P.self, params)).json }
     }
 
+    /// Registers a method whose requests are handed over together: consecutive requests for it in one read of
+    /// stdin (what the host sent while the previous batch was being served), at most `maxBatchSize` at a time.
+    /// `handler` gets their params in arrival order and returns one result per request, in the same order; a
+    /// request whose params do not decode is answered `invalidParams` without reaching it, and an error it
+    /// throws is the answer to every request of that batch (for example: the database is unreachable). Order
+    /// on the serve thread is kept: a request for any other method first runs the batch that waits.
+    public func registerBatch<P, R>(_ method: Method<P, R>, _ handler: @escaping ([P]) throws -> [Result<R, RPCError>]) {
+        handlers[method.name] = .batch(Self.batchHandler(method, handler))
+    }
+
     /// Serves until `exit` or end of input and returns the process exit status.
     public func run() -> Int32 {
         signal(SIGPIPE, SIG_IGN)
@@ -89,6 +109,7 @@ public final class PluginServer {
                     exitStatus = handle(frame)
                 }
             }
+            runBatch()
             flush()
             if let exitStatus { return exitStatus }
         }
@@ -97,21 +118,26 @@ public final class PluginServer {
     // MARK: - Dispatch
 
     private func handle(_ frame: LineFramer.Frame) -> Int32? {
+        let message: Result<RPCMessage, RPCError>
         switch frame {
         case .oversized(let byteCount):
-            respond(nil, .failure(RPCError(.invalidRequest, "message of \(byteCount)+ bytes exceeds the line limit")))
-            return nil
+            message = .failure(RPCError(.invalidRequest, "message of \(byteCount)+ bytes exceeds the line limit"))
         case .line(let bytes):
-            let message: RPCMessage
             do {
-                message = try RPCMessage(line: bytes)
+                message = .success(try RPCMessage(line: bytes))
             } catch .json(let error) {
-                respond(nil, .failure(RPCError(.parseError, "invalid JSON: \(error)")))
-                return nil
+                message = .failure(RPCError(.parseError, "invalid JSON: \(error)"))
             } catch {
-                respond(nil, .failure(RPCError(.invalidRequest, "\(error)")))
-                return nil
+                message = .failure(RPCError(.invalidRequest, "\(error)"))
             }
+        }
+        if case .success(.request(let id, let method, let params)) = message, collect(id, method, params) { return nil }
+        runBatch()  // Anything else keeps its place after the batch that waits.
+        switch message {
+        case .failure(let error):
+            respond(nil, .failure(error))
+            return nil
+        case .success(let message):
             return dispatch(message)
         }
     }
@@ -168,12 +194,31 @@ public final class PluginServer {
         return .success(result.json)
     }
 
+    /// Adds a request for a batch method to the batch that waits (running that one first if it is for another
+    /// method or full); false if the request is not for a batch method or the plugin is not ready.
+    private func collect(_ id: RPCID, _ method: String, _ params: JSONValue) -> Bool {
+        guard phase == .ready, case .batch(let handler)? = handlers[method] else { return false }
+        if let waiting = batch, waiting.method != method || waiting.requests.count >= maxBatchSize { runBatch() }
+        if batch == nil { batch = PendingBatch(method: method, handler: handler) }
+        batch?.requests.append((id, params))
+        return true
+    }
+
+    private func runBatch() {
+        guard let waiting = batch else { return }
+        batch = nil
+        for (request, outcome) in zip(waiting.requests, waiting.run()) { respond(request.id, outcome) }
+    }
+
     private func call(_ id: RPCID, _ method: String, _ params: JSONValue) {
         switch handlers[method] {
         case nil:
             respond(id, .failure(RPCError(.methodNotFound, "unknown method '\(method)'")))
         case .inline(let handler):
             respond(id, Self.invoke(handler, params, method: method))
+        case .batch(let handler):
+            // Not reached (`collect` takes every ready request for a batch method); a batch of one if it were.
+            respond(id, handler([params])[0])
         case .concurrent(let handler):
             let output = self.output
             Thread.detachConcurrent {
@@ -193,7 +238,7 @@ public final class PluginServer {
         }
     }
 
-    private static func decode<P: JSONCodable>(_ type: P.Type, _ params: JSONValue) throws -> P {
+    static func decode<P: JSONCodable>(_ type: P.Type, _ params: JSONValue) throws -> P {
         do {
             return try P(json: params)
         } catch {
@@ -203,7 +248,7 @@ public final class PluginServer {
 
     /// Maps what a handler threw to the wire. Only `RPCError`s cross as they are: anything else could carry
     /// details (paths, bound values) the host must not log, so it becomes a generic internal error.
-    private static func rpcError(from error: any Error, method: String) -> RPCError {
+    static func rpcError(from error: any Error, method: String) -> RPCError {
         if let rpc = error as? RPCError { return rpc }
         PluginLog.error("handler failed", ["rpc.method": .string(method), "error": .string("\(type(of: error))")])
         return RPCError(.internalError, "internal error in '\(method)'")
