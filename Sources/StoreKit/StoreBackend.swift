@@ -49,6 +49,10 @@ public protocol StoreBackend: AnyObject {
     /// reads no row and no secrets) does the same work on a decoy instead and returns nil. The default is
     /// `client(id)`, right for in-memory lookups.
     func clientToAuthenticate(_ id: String) throws -> StoredClient?
+    /// `clientToAuthenticate` for several ids at once (`store.authenticate` requests the host sent together), one
+    /// answer per id in their order; ids may repeat. A networked backend looks them up in one round trip, with
+    /// the same equal work per unknown id. The default asks `clientToAuthenticate` for each.
+    func clientsToAuthenticate(_ ids: [String]) throws -> [StoredClient?]
     /// Fails with `.clientExists` if the id is taken.
     func insert(_ client: StoredClient) throws
     /// Applies `change` to the stored client atomically; nil if there is no such client.
@@ -79,6 +83,7 @@ public protocol StoreBackend: AnyObject {
 
 extension StoreBackend {
     public func clientToAuthenticate(_ id: String) throws -> StoredClient? { try client(id) }
+    public func clientsToAuthenticate(_ ids: [String]) throws -> [StoredClient?] { try ids.map { try clientToAuthenticate($0) } }
     public var keepsSigningKeys: Bool { false }
     public func publishSigningKeys(_ keys: [HostPublicKey], now: Int64) throws {
         throw RPCError(.methodNotFound, "this store keeps no signing keys")

@@ -47,7 +47,8 @@ public final class StoreService {
         let announce: @Sendable (String) -> Void = { id in
             notifier.notify(Lifecycle.invalidate, InvalidateParams(clientIDs: [id]))
         }
-        server.register(ClientStore.authenticate) { [self] in try authenticate($0) }
+        // Batched: what the host sent while the last lookup waited on storage is looked up together.
+        server.registerBatch(ClientStore.authenticate) { [self] in try authenticate($0).map { .success($0) } }
         server.register(ClientStore.get) { [self] in GetClientResult(client: try get($0.clientID)) }
         server.register(ClientStore.create) { [self] params in
             defer { announce(params.client.id) }  // The host may have cached "no such client".
@@ -96,17 +97,32 @@ public final class StoreService {
     // MARK: - Methods
 
     public func authenticate(_ params: AuthenticateParams) throws -> AuthenticateResult {
+        try authenticate([params])[0]
+    }
+
+    /// Several `store.authenticate` requests with one backend lookup; one result per request, in order. A backend
+    /// failure fails them all (it is the answer to each).
+    public func authenticate(_ requests: [AuthenticateParams]) throws -> [AuthenticateResult] {
         let time = now()
-        let stored = ClientID.isValid(params.clientID) && params.secret.utf8.count <= ClientValidation.maxSecretLength
-            ? try backend.clientToAuthenticate(params.clientID) : nil
-        // An unknown id is checked as the decoy, through the same steps. Always check at least two verifiers,
-        // the number a client has during a rotation, and never stop at the first match: the work is the same for
-        // unknown ids, wrong secrets and right ones.
+        let looked = requests.map { ClientID.isValid($0.clientID) && $0.secret.utf8.count <= ClientValidation.maxSecretLength }
+        let ids = zip(requests, looked).compactMap { $1 ? $0.clientID : nil }
+        let clients = try backend.clientsToAuthenticate(ids)
+        guard clients.count == ids.count else { throw RPCError(.storageFailure, "the store answered \(clients.count) of \(ids.count) lookups") }
+        var found = clients.makeIterator()
+        return zip(requests, looked).map { params, looked in
+            verify(params.secret, against: looked ? found.next() ?? nil : nil, now: time)
+        }
+    }
+
+    /// An unknown id is checked as the decoy, through the same steps. Always check at least two verifiers,
+    /// the number a client has during a rotation, and never stop at the first match: the work is the same for
+    /// unknown ids, wrong secrets and right ones.
+    private func verify(_ secret: String, against stored: StoredClient?, now time: Int64) -> AuthenticateResult {
         let subject = stored ?? StoredClient.decoy
         var candidates = subject.secrets.filter { $0.isActive(at: time) }
         while candidates.count < 2 { candidates.append(StoredSecret(verifier: SecretVerifier.decoy, createdAt: 0, expiresAt: time)) }
         var matched: [StoredSecret] = []
-        for candidate in candidates where SecretVerifier.matches(secret: params.secret, verifier: candidate.verifier) {
+        for candidate in candidates where SecretVerifier.matches(secret: secret, verifier: candidate.verifier) {
             matched.append(candidate)
         }
         guard let stored else { return .failure(.unknownClient) }
