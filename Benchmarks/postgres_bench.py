@@ -128,11 +128,13 @@ def propagation(gatehouse_class, release, directory, database, trials):
         b.stop()
 
 
-# The store's lookup for a token (PostgresStoreBackend.selectClientOrDecoy), by primary key: a store round trip's floor.
+# The store's lookup for a token (PostgresStoreBackend.selectClientsOrDecoy, a batch of one), by primary key: a store
+# round trip's floor.
 LOOKUP = """SELECT c.id, c.name, c.role, c.allowed_scopes, c.default_scopes, c.token_lifetime, c.enabled, c.created_at,
-c.updated_at, c.last_used_at, c.not_before, c.instance, c.public_keys, c.jwks_uri, s.verifier, s.created_at, s.expires_at
-FROM gatehouse_clients c LEFT JOIN gatehouse_secrets s ON s.client_id = c.id
-WHERE c.id = coalesce((SELECT id FROM gatehouse_clients WHERE id = :id), '~decoy-for-unknown-ids') ORDER BY s.created_at, s.id;
+c.updated_at, c.last_used_at, c.not_before, c.instance, c.public_keys, c.jwks_uri, s.verifier, s.created_at, s.expires_at, q.ord
+FROM unnest(ARRAY[:id::text]) WITH ORDINALITY AS q(id, ord) LEFT JOIN gatehouse_clients known ON known.id = q.id
+JOIN gatehouse_clients c ON c.id = coalesce(known.id, '~decoy-for-unknown-ids')
+LEFT JOIN gatehouse_secrets s ON s.client_id = c.id ORDER BY q.ord, s.created_at, s.id;
 """
 
 

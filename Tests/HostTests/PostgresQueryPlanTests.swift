@@ -8,13 +8,15 @@ import Testing
 /// way, so each plan is asked for with sequential scans priced out (`enable_seqscan = off`): a plan that still
 /// scans a table has no index it can use. The statements are postgres-store's own, copied here.
 @Suite struct PostgresQueryPlanTests {
-    /// PostgresStoreBackend.selectClientOrDecoy: the lookup behind every token with the auth cache off, every
-    /// cache miss and every health probe; and selectClient, behind get, update and the rest.
+    /// PostgresStoreBackend.selectClientsOrDecoy: the lookup behind every token with the auth cache off (a batch of
+    /// them), every cache miss and every health probe; and selectClient, behind get, update and the rest.
     static let authenticationLookup = """
         SELECT c.id, c.name, c.role, c.allowed_scopes, c.default_scopes, c.token_lifetime, c.enabled, c.created_at, c.updated_at,
-        c.last_used_at, c.not_before, c.instance, c.public_keys, c.jwks_uri, s.verifier, s.created_at, s.expires_at FROM gatehouse_clients c
-        LEFT JOIN gatehouse_secrets s ON s.client_id = c.id
-        WHERE c.id = coalesce((SELECT id FROM gatehouse_clients WHERE id = 'client-a'), '~decoy-for-unknown-ids') ORDER BY s.created_at, s.id
+        c.last_used_at, c.not_before, c.instance, c.public_keys, c.jwks_uri, s.verifier, s.created_at, s.expires_at, q.ord
+        FROM unnest('{"client-a","nobody","client-b"}'::text[]) WITH ORDINALITY AS q(id, ord)
+        LEFT JOIN gatehouse_clients known ON known.id = q.id
+        JOIN gatehouse_clients c ON c.id = coalesce(known.id, '~decoy-for-unknown-ids')
+        LEFT JOIN gatehouse_secrets s ON s.client_id = c.id ORDER BY q.ord, s.created_at, s.id
         """
     static let clientLookup = """
         SELECT c.id, s.verifier FROM gatehouse_clients c

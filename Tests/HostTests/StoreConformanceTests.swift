@@ -9,7 +9,7 @@ import Testing
 @Suite struct StoreConformanceTests {
     typealias Fixtures = StoreFixtures
 
-    private func withStore(_ store: StoreUnderTest, _ body: (PluginPool, TemporaryDirectory) async throws -> Void) async throws {
+    func withStore(_ store: StoreUnderTest, _ body: (PluginPool, TemporaryDirectory) async throws -> Void) async throws {
         let directory = TemporaryDirectory()
         let pool = try PluginTestSupport.startPool(store.spec(in: directory.path))
         defer { pool.shutdown() }
