@@ -74,8 +74,21 @@ final class PostgresStoreBackend: StoreBackend {
         try clientsToAuthenticate([id])[0]
     }
 
-    /// One statement, one round trip, for every id of a batch: the store's throughput with the auth cache off.
+    /// One statement, one round trip, for every id of a batch: the store's throughput with the auth cache off. An id
+    /// that comes several times (a fleet of scrapers sharing one client) is looked up once: the work depends on the
+    /// distinct ids, the same for an unknown id as for a known one.
     func clientsToAuthenticate(_ ids: [String]) throws -> [StoredClient?] {
+        var places: [String: Int] = [:]
+        var distinct: [String] = []
+        for id in ids where places[id] == nil {
+            places[id] = distinct.count
+            distinct.append(id)
+        }
+        let found = try lookUp(distinct)
+        return ids.map { id in places[id].flatMap { found[$0] } }
+    }
+
+    private func lookUp(_ ids: [String]) throws -> [StoredClient?] {
         guard !ids.isEmpty else { return [] }
         let rows = try pool.run(retry: true) { connection in
             try connection.query(Self.selectClientsOrDecoy, [PostgresArray.text(ids), StoredClient.decoyID])
@@ -252,3 +265,4 @@ final class PostgresStoreBackend: StoreBackend {
 extension Int64 {
     fileprivate var nonZero: Int64? { self == 0 ? nil : self }
 }
+
