@@ -12,7 +12,7 @@ extension SQLiteStoreBackend {
             INSERT INTO signing_keys (kid, alg, jwk, not_before, not_after) VALUES (?1, ?2, ?3, ?4, ?5)
             ON CONFLICT (kid) DO UPDATE SET alg = ?2, jwk = ?3, not_before = ?4, not_after = ?5
             """)
-        try db.transaction {
+        try write {
             // Upsert first, then purge: a key republished with a past notAfter is gone, as the protocol says.
             for key in keys {
                 let jwk = JSONWriter.string(.object(key.jwk.mapValues { .string($0) }))

@@ -22,6 +22,8 @@ final class SQLiteStoreBackend: StoreBackend {
     private let selectRevocations: SQLiteStatement
     private let lastRevocation: SQLiteStatement
     private let touchClient: SQLiteStatement
+    private let changeCount: SQLiteStatement
+    private let own: OwnChanges
 
     /// Last-use times are batched: writing one per token would put an fsync on the hot path.
     private var pendingUses = LastUseBatch()
@@ -29,7 +31,8 @@ final class SQLiteStoreBackend: StoreBackend {
     var assertionStatements: (consume: SQLiteStatement, purge: SQLiteStatement)?
     var assertionPurge = PurgeSchedule()
 
-    init(path: String) throws {
+    init(path: String, own: OwnChanges = OwnChanges()) throws {
+        self.own = own
         try Self.createPrivately(path)
         db = try SQLiteDatabase(path: path)
         try db.execute("PRAGMA busy_timeout = 5000")
@@ -74,6 +77,7 @@ final class SQLiteStoreBackend: StoreBackend {
         selectRevocations = try db.prepare("SELECT jti, expires_at FROM revocations WHERE seq > ?1 AND expires_at > ?2 ORDER BY seq")
         lastRevocation = try db.prepare("SELECT coalesce(max(seq), 0) FROM revocations")
         touchClient = try db.prepare("UPDATE clients SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1")
+        changeCount = try db.prepare("SELECT seq FROM changes WHERE id = 1")
         try ensureDecoy()
     }
 
@@ -82,11 +86,25 @@ final class SQLiteStoreBackend: StoreBackend {
     private func ensureDecoy() throws {
         let decoy = StoredClient.decoy
         guard try selectClient.bind(.text(decoy.record.id)).firstRow({ _ in true }) == nil else { return }
-        try db.transaction {
+        try write {
             guard try selectClient.bind(.text(decoy.record.id)).firstRow({ _ in true }) == nil else { return }
             try bindRecord(insertClient, decoy.record).run()
             try writeSecrets(decoy)
         }
+    }
+
+    /// `db.transaction`, telling `own` which steps of the change counter it made (ChangeWatcher): read after
+    /// `BEGIN IMMEDIATE` and before `COMMIT`, under the write lock, and recorded once the commit succeeded.
+    func write<T>(_ body: () throws -> T) throws -> T {
+        var steps: (from: Int64?, to: Int64?) = (nil, nil)
+        let result = try db.transaction {
+            steps.from = try changeCount.bind().firstRow { $0.int(0) } ?? nil
+            let result = try body()
+            steps.to = try changeCount.bind().firstRow { $0.int(0) } ?? nil
+            return result
+        }
+        if let from = steps.from, let to = steps.to { own.record(from: from, to: to) }
+        return result
     }
 
     /// A zeroed or torn page elsewhere in the file would otherwise open fine and fail every token later, with
@@ -135,7 +153,7 @@ final class SQLiteStoreBackend: StoreBackend {
     }
 
     func insert(_ client: StoredClient) throws {
-        try db.transaction {
+        try write {
             if try selectClient.bind(.text(client.record.id)).firstRow({ _ in true }) != nil {
                 throw RPCError(.clientExists, "client '\(client.record.id)' already exists")
             }
@@ -145,7 +163,7 @@ final class SQLiteStoreBackend: StoreBackend {
     }
 
     func modify(_ id: String, _ change: (inout StoredClient) throws -> Void) throws -> StoredClient? {
-        try db.transaction {
+        try write {
             guard var stored = try client(id) else { return nil }
             try change(&stored)
             try bindRecord(updateClient, stored.record).run()
@@ -156,9 +174,12 @@ final class SQLiteStoreBackend: StoreBackend {
     }
 
     func delete(_ id: String) throws -> Bool {
-        try deleteClient.bind(.text(id)).run()
+        let deleted = try write {
+            try deleteClient.bind(.text(id)).run()
+            return db.changes > 0
+        }
         pendingUses.forget(id)
-        return db.changes > 0
+        return deleted
     }
 
     func list(after: String?, limit: Int) throws -> [StoredClient] {
@@ -173,7 +194,7 @@ final class SQLiteStoreBackend: StoreBackend {
     }
 
     func addRevocation(tokenID: String, clientID: String, expiresAt: Int64, now: Int64) throws {
-        try db.transaction {
+        try write {
             try purgeRevocations.bind(.integer(now)).run()
             try insertRevocation.bind(.text(tokenID), .text(clientID), .integer(expiresAt)).run()
         }
@@ -195,7 +216,7 @@ final class SQLiteStoreBackend: StoreBackend {
         let uses = pendingUses.take(now: now)
         guard !uses.isEmpty else { return }
         do {
-            try db.transaction {
+            try write {
                 for (id, time) in uses { try touchClient.bind(.text(id), .integer(time)).run() }
             }
         } catch {

@@ -16,11 +16,12 @@ server.onInitialize { params in
     guard let path, !path.isEmpty else {
         throw RPCError(.invalidParams, "sqlite-store needs config.path, the database file")
     }
-    let opened = try SQLiteStoreBackend(path: path)
+    let own = OwnChanges()
+    let opened = try SQLiteStoreBackend(path: path, own: own)
     backend = opened
     StoreService(backend: opened, authCacheMilliseconds: authCache).register(on: server)
     let notifier = server.notifier
-    watcher = try ChangeWatcher(path: path, interval: .milliseconds(max(50, pollMilliseconds))) {
+    watcher = try ChangeWatcher(path: path, interval: .milliseconds(max(50, pollMilliseconds)), own: own) {
         notifier.notify(Lifecycle.invalidate, InvalidateParams(clientIDs: []))
     }
     PluginLog.info("opened database", ["store.path": .string(path)])

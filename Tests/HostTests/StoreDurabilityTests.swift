@@ -214,6 +214,43 @@ import Testing
         #expect(notified.value > before, "the disable was announced")
     }
 
+    /// A change made through this process is the host's own: it already knows of a revocation or a key it
+    /// published, and a client change is announced for that client before the answer (StoreService). The
+    /// watcher announcing it again as "all clients changed" emptied every cache of the host for nothing, at each
+    /// revocation and key publication. A change by another process amid them is still announced.
+    @Test func thisProcesssOwnWritesAreNotAnnouncedAsAllClientsChanged() async throws {
+        let directory = TemporaryDirectory()
+        let everything = ResultCounter()
+        let pool = try PluginTestSupport.startPool(sqlite.spec(in: directory.path)) { method, params in
+            if method == "invalidate", (try? InvalidateParams(json: params))?.clientIDs.isEmpty == true { everything.increment() }
+        }
+        defer { pool.shutdown() }
+        _ = try await pool.call(ClientStore.create, CreateClientParams(client: Fixtures.client("x"), secret: Fixtures.secret))
+        try await Task.sleep(for: .milliseconds(500))
+        let before = everything.value
+        let now = Int64(time(nil))
+        for index in 0..<3 {
+            _ = try await pool.call(ClientStore.revoke, RevokeParams(tokenID: "jti-\(index)", clientID: "x", expiresAt: now + 600))
+            _ = try await pool.call(HostSigningKeys.publish, PublishSigningKeysParams(keys: [StoreConformanceTests.hostKey("k\(index)", notAfter: now + 600)]))
+            var change = UpdateClientParams(clientID: "x")
+            change.name = "renamed \(index)"
+            _ = try await pool.call(ClientStore.update, change)
+            try await Task.sleep(for: .milliseconds(150))
+        }
+        try await Task.sleep(for: .milliseconds(500))  // five polls of the watcher
+        #expect(everything.value == before, "this process's own writes announced \(everything.value - before) times")
+
+        // Another process's change, committed between two of this process's own, is announced.
+        _ = try await pool.call(ClientStore.revoke, RevokeParams(tokenID: "jti-a", clientID: "x", expiresAt: now + 600))
+        let other = try PluginTestSupport.startPool(sqlite.spec(in: directory.path))
+        var disable = UpdateClientParams(clientID: "x")
+        disable.enabled = false
+        _ = try await other.call(ClientStore.update, disable)
+        other.shutdown()
+        _ = try await pool.call(ClientStore.revoke, RevokeParams(tokenID: "jti-b", clientID: "x", expiresAt: now + 600))
+        #expect(PluginTestSupport.eventually(timeout: .seconds(3)) { everything.value > before }, "the other process's disable was announced")
+    }
+
     /// Every clients column but `last_used_at` moves the change counter: a column added later without the
     /// trigger would be a change no host hears of.
     @Test func theChangeTriggerCoversEveryClientColumnButLastUse() async throws {
