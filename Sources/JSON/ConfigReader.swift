@@ -10,7 +10,7 @@
 public final class ConfigReader {
     /// Where this object sits, for messages: `""` at the top, `http`, `plugins.store.config`.
     public let path: String
-    public let members: [String: JSONValue]
+    public let members: JSONObject
     private var asked: Set<String> = []
     private var children: [ConfigReader] = []
 

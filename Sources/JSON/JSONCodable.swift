@@ -16,7 +16,7 @@ public struct JSONShapeError: Error, Sendable, Equatable, CustomStringConvertibl
 
 /// Field access with errors that name the field, for `JSONCodable` conformances.
 public struct JSONObjectReader: Sendable {
-    public let members: [String: JSONValue]
+    public let members: JSONObject
 
     public init(_ value: JSONValue, what: String = "value") throws(JSONShapeError) {
         guard case .object(let members) = value else {

@@ -111,7 +111,7 @@ public struct JSONParser: ~Copyable {
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
         try enterContainer()
         index += 1
-        var members: [String: JSONValue] = [:]
+        var members = JSONObject()
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
             index += 1
@@ -129,7 +129,7 @@ public struct JSONParser: ~Copyable {
             skipWhitespace()
             let value = try parseValue()
             // RFC 8259 §4: names SHOULD be unique. Peers disagree on which duplicate wins, so refuse them.
-            guard members.updateValue(value, forKey: key) == nil else {
+            guard members.insertNew(key, value) else {
                 throw JSONParseError(message: "duplicate key", offset: keyOffset)
             }
             skipWhitespace()

@@ -1,8 +1,8 @@
 /// A JSON document as a value.
 ///
 /// Integers that fit in `Int64` and have no fraction or exponent stay exact (`.int`), so ids, counts and
-/// Unix times survive a round trip; every other number is a `Double`. Objects are dictionaries: key order
-/// carries no meaning in JSON-RPC, and duplicate keys are refused by the parser.
+/// Unix times survive a round trip; every other number is a `Double`. Objects keep their members in order
+/// (`JSONObject`), though order carries no meaning in JSON-RPC, and duplicate keys are refused by the parser.
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
@@ -10,10 +10,13 @@ public enum JSONValue: Sendable, Hashable {
     case double(Double)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object(JSONObject)
 }
 
 extension JSONValue {
+    /// An object from a dictionary, its members ordered by key: for the objects built off the hot paths.
+    public static func object(_ dictionary: [String: JSONValue]) -> JSONValue { .object(JSONObject(dictionary)) }
+
     public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil
@@ -53,7 +56,7 @@ extension JSONValue {
         return nil
     }
 
-    public var objectValue: [String: JSONValue]? {
+    public var objectValue: JSONObject? {
         if case .object(let o) = self { return o }
         return nil
     }
@@ -86,6 +89,8 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(nilLiteral: ()) { self = .null }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+        var object = JSONObject()
+        for (key, value) in elements { object[key] = value }  // A repeated key: the last one wins.
+        self = .object(object)
     }
 }

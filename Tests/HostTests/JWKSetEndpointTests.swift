@@ -29,7 +29,7 @@ import Testing
         let parts = token.split(separator: ".").map(String.init)
         let kid = try #require(JSONParser.parse(Base64Decode.url(parts[0]))["kid"]?.stringValue)
         let jwk = try #require(keys.first { $0["kid"]?.stringValue == kid }?.objectValue)
-        let key = try AsymmetricKey(publicJWK: jwk.compactMapValues(\.stringValue), algorithm: algorithm)
+        let key = try AsymmetricKey(publicJWK: jwk.dictionary.compactMapValues(\.stringValue), algorithm: algorithm)
         #expect(key.verify(Base64Decode.url(parts[2]), for: Array("\(parts[0]).\(parts[1])".utf8)))
         #expect(try host.metrics(token: token).status == 200, "the host's own bearer check accepts it")
         let metadata = try host.request("GET", "/.well-known/oauth-authorization-server").json

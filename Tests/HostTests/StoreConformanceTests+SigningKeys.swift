@@ -81,7 +81,7 @@ extension StoreConformanceTests {
     /// The host checks the store's answer too: a key with a private member is refused, not installed.
     @Test func theHostRefusesAListedKeyWithPrivateMembers() {
         var entry = Self.hostKey("leaky", notAfter: 2_000).json
-        entry = .object((entry.objectValue ?? [:]).merging(["jwk": ["kty": "OKP", "crv": "Ed25519", "x": "eA", "d": "c2VjcmV0"]]) { $1 })
+        entry = .object((entry.objectValue?.dictionary ?? [:]).merging(["jwk": ["kty": "OKP", "crv": "Ed25519", "x": "eA", "d": "c2VjcmV0"]]) { $1 })
         #expect(throws: JSONShapeError.self) { try SigningKeysResult(json: ["keys": [entry]]) }
         #expect(throws: JSONShapeError.self) { try SigningKeysResult(json: ["keys": [Self.hostKey("ok", notAfter: 900).json]]) }
     }

@@ -192,7 +192,7 @@ public struct HostConfig: Sendable {
 
     private static func merging(_ base: JSONValue, _ extra: [String: JSONValue]) -> JSONValue {
         var members = base.objectValue ?? [:]
-        members.merge(extra) { _, new in new }
+        members.merge(extra)
         return .object(members)
     }
 }

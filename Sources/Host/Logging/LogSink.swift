@@ -43,6 +43,6 @@ public final class MemoryLogSink: LogSink {
     public var records: [String] { lines.withLock { $0 } }
     /// The records parsed back into JSON objects.
     public var objects: [[String: JSONValue]] {
-        records.compactMap { try? JSONParser.parse($0).objectValue }
+        records.compactMap { try? JSONParser.parse($0).objectValue?.dictionary }
     }
 }

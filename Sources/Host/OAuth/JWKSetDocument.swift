@@ -36,7 +36,7 @@ enum JWKSetDocument {
         return .success(keys)
     }
 
-    private static func key(_ members: [String: JSONValue], index: Int) -> PublicKeyInfo? {
+    private static func key(_ members: JSONObject, index: Int) -> PublicKeyInfo? {
         // RFC 7517 §4.2-4.3: a key meant for encryption only is not one to verify a signature with.
         if let use = members["use"], use.stringValue != "sig" { return nil }
         if let operations = members["key_ops"], operations.arrayValue?.contains(where: { $0.stringValue == "verify" }) != true { return nil }

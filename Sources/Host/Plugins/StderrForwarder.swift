@@ -41,7 +41,7 @@ struct StderrForwarder: Sendable {
                 if fields["msg"] == nil { fields["msg"] = fields["message"] ?? "" }
                 fields["ts"] = nil
                 if let claimed = fields.removeValue(forKey: "audit") { fields["plugin.claimed_audit"] = claimed }
-                logger.emit(fields)
+                logger.emit(fields.dictionary)
             } else {
                 logger.info(String(decoding: bytes, as: UTF8.self))
             }

@@ -56,7 +56,7 @@ public struct PublicKeyInfo: JSONCodable, Equatable {
 
     public var json: JSONValue {
         ["kid": .string(keyID), "alg": .string(algorithm), "createdAt": .int(createdAt),
-         "jwk": .object(jwk.mapValues { .string($0) })]
+         "jwk": .object(JSONObject(jwk.mapValues { .string($0) }))]
     }
 }
 

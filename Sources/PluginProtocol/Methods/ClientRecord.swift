@@ -88,7 +88,7 @@ public struct ClientRecord: JSONCodable, Equatable {
     }
 
     public var json: JSONValue {
-        var members: [String: JSONValue] = [
+        var members: JSONObject = [
             "id": .string(id), "name": .string(name), "role": .string(role),
             "allowedScopes": .array(allowedScopes.map { .string($0) }),
             "defaultScopes": .array(defaultScopes.map { .string($0) }),
@@ -123,7 +123,7 @@ public struct SecretInfo: JSONCodable, Equatable {
     }
 
     public var json: JSONValue {
-        var members: [String: JSONValue] = ["createdAt": .int(createdAt)]
+        var members: JSONObject = ["createdAt": .int(createdAt)]
         if let expiresAt { members["expiresAt"] = .int(expiresAt) }
         return .object(members)
     }

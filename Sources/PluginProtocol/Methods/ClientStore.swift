@@ -171,7 +171,7 @@ public struct UpdateClientParams: JSONCodable, Equatable {
     }
 
     public var json: JSONValue {
-        var members: [String: JSONValue] = ["clientId": .string(clientID)]
+        var members: JSONObject = ["clientId": .string(clientID)]
         if let name { members["name"] = .string(name) }
         if let role { members["role"] = .string(role) }
         if let allowedScopes { members["allowedScopes"] = .array(allowedScopes.map { .string($0) }) }
@@ -205,7 +205,7 @@ public struct ListClientsParams: JSONCodable, Equatable {
         guard (1...1000).contains(limit) else { throw JSONShapeError("field 'limit' must be 1...1000") }
     }
     public var json: JSONValue {
-        var members: [String: JSONValue] = ["limit": .int(limit)]
+        var members: JSONObject = ["limit": .int(limit)]
         if let cursor { members["cursor"] = .string(cursor) }
         return .object(members)
     }

@@ -81,7 +81,7 @@ public struct HostPublicKey: JSONCodable, Equatable, Sendable {
 
     public var json: JSONValue {
         ["kid": .string(keyID), "alg": .string(algorithm), "notBefore": .int(notBefore), "notAfter": .int(notAfter),
-         "jwk": .object(jwk.mapValues { .string($0) })]
+         "jwk": .object(JSONObject(jwk.mapValues { .string($0) }))]
     }
 }
 

@@ -131,7 +131,7 @@ public struct AuthorizeParams: JSONCodable, Equatable, Hashable {
     }
 
     public var json: JSONValue {
-        var request: [String: JSONValue] = ["method": .string(self.request.method), "path": .string(self.request.path)]
+        var request: JSONObject = ["method": .string(self.request.method), "path": .string(self.request.path)]
         if let host = self.request.host { request["host"] = .string(host) }
         if let address = self.request.remoteAddress { request["remoteAddress"] = .string(address) }
         return ["client": ["id": .string(clientID), "role": .string(role)], "scopes": .array(scopes.map { .string($0) }),

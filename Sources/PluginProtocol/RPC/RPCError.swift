@@ -22,7 +22,7 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var json: JSONValue {
-        var members: [String: JSONValue] = ["code": .int(Int64(code.rawValue)), "message": .string(message)]
+        var members: JSONObject = ["code": .int(Int64(code.rawValue)), "message": .string(message)]
         if let data { members["data"] = data }
         return .object(members)
     }

@@ -97,15 +97,15 @@ public enum RPCMessage: Sendable, Equatable {
     public var json: JSONValue {
         switch self {
         case .request(let id, let method, let params):
-            var members: [String: JSONValue] = ["jsonrpc": "2.0", "id": id.json, "method": .string(method)]
+            var members: JSONObject = ["jsonrpc": "2.0", "id": id.json, "method": .string(method)]
             if !params.isNull { members["params"] = params }
             return .object(members)
         case .notification(let method, let params):
-            var members: [String: JSONValue] = ["jsonrpc": "2.0", "method": .string(method)]
+            var members: JSONObject = ["jsonrpc": "2.0", "method": .string(method)]
             if !params.isNull { members["params"] = params }
             return .object(members)
         case .response(let id, let outcome):
-            var members: [String: JSONValue] = ["jsonrpc": "2.0", "id": id?.json ?? .null]
+            var members: JSONObject = ["jsonrpc": "2.0", "id": id?.json ?? .null]
             switch outcome {
             case .success(let result): members["result"] = result
             case .failure(let error): members["error"] = error.json

@@ -11,7 +11,7 @@ public enum PluginLog {
     public static func error(_ message: String, _ fields: [String: JSONValue] = [:]) { emit("error", message, fields) }
 
     private static func emit(_ level: String, _ message: String, _ fields: [String: JSONValue]) {
-        var record = fields
+        var record = JSONObject(fields)
         record["level"] = .string(level)
         record["msg"] = .string(message)
         var line = JSONWriter.bytes(.object(record))
