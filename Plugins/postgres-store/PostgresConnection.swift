@@ -17,7 +17,9 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// Connects, or throws an error that says why (wrong URL, refused, missing database, authentication).
     /// - Parameter role: shown as `application_name` in `pg_stat_activity`, so an operator can tell them apart.
-    init(_ target: ConnectionTarget, role: String = "pool") throws(RPCError) {
+    /// - Parameter setup: a statement run once connected (session settings); a server that refuses it (too old
+    ///   for the setting) keeps its defaults.
+    init(_ target: ConnectionTarget, role: String = "pool", setup: String? = nil) throws(RPCError) {
         self.target = target
         // Our defaults come first, the deployer's URL last (`expand_dbname`): anything the URL sets wins.
         let settings: [(String, String)] = [
@@ -38,6 +40,7 @@ final class PostgresConnection: @unchecked Sendable {
         // Server notices would go to stderr unframed; nothing we run needs them.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
+        if let setup { _ = try? execute(setup) }
     }
 
     deinit { PQfinish(handle) }

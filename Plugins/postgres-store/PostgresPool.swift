@@ -11,6 +11,8 @@ import Synchronization
 final class PostgresPool: Sendable {
     let target: ConnectionTarget
     private let capacity: Int
+    /// Run on each new connection (`PostgresConnection`'s `setup`).
+    private let setup: String?
     private let state: Mutex<State>
 
     private struct State: ~Copyable {
@@ -24,11 +26,15 @@ final class PostgresPool: Sendable {
 
     /// Opens the first connection now, so a wrong URL, a refused connection or a missing database fails the
     /// plugin's start with libpq's reason.
-    init(target: ConnectionTarget, capacity: Int) throws(RPCError) {
+    init(target: ConnectionTarget, capacity: Int, role: String = "pool", setup: String? = nil) throws(RPCError) {
         self.target = target
         self.capacity = max(1, capacity)
-        state = Mutex(State(idle: [try Self.firstConnection(target)]))
+        self.role = role
+        self.setup = setup
+        state = Mutex(State(idle: [try Self.firstConnection(target, role: role, setup: setup)]))
     }
+
+    private let role: String
 
     /// How long a start waits for a server that does not answer (yet): under the host's 10 s start timeout.
     static let startPatience = Duration.seconds(8)
@@ -37,12 +43,12 @@ final class PostgresPool: Sendable {
     /// for, so a host whose store restarts during a database outage comes back as soon as the database does,
     /// instead of failing start after start into the supervisor's cooldown. Anything else (a wrong URL,
     /// password or database name) fails at once.
-    private static func firstConnection(_ target: ConnectionTarget) throws(RPCError) -> PostgresConnection {
+    private static func firstConnection(_ target: ConnectionTarget, role: String, setup: String?) throws(RPCError) -> PostgresConnection {
         let deadline = ContinuousClock.now + startPatience
         var warned = false
         while true {
             do {
-                return try PostgresConnection(target)
+                return try PostgresConnection(target, role: role, setup: setup)
             } catch {
                 let ping = PQping(target.conninfo)
                 guard ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT, ContinuousClock.now < deadline else { throw error }
@@ -85,7 +91,7 @@ final class PostgresPool: Sendable {
         }
         if let idle = state.withLock({ $0.idle.popLast() }) { return idle }
         do {
-            let connection = try PostgresConnection(target)
+            let connection = try PostgresConnection(target, role: role, setup: setup)
             state.withLock { state in
                 if state.retryAt != nil { PluginLog.info("reconnected to PostgreSQL", ["store.database": .string(connection.location)]) }
                 state.retryAt = nil

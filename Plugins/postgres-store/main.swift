@@ -18,7 +18,8 @@ server.onInitialize { params in
     }
     let target = try ConnectionTarget(url: url)
     let pool = try PostgresPool(target: target, capacity: connections)
-    let opened = try PostgresStoreBackend(pool: pool)
+    let lookups = try PostgresPool(target: target, capacity: 1, role: "lookups", setup: "SET plan_cache_mode = force_generic_plan")
+    let opened = try PostgresStoreBackend(pool: pool, lookups: lookups)
     backend = opened
     StoreService(backend: opened, authCacheMilliseconds: authCache).register(on: server)
     let notifier = server.notifier
