@@ -17,8 +17,13 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     public init() {}
 
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self.init(members: elements)
+    }
+
+    /// Members in the order given; a repeated key takes the place of its first and the value of its last.
+    public init(members elements: [(String, JSONValue)]) {
         members.reserveCapacity(elements.count)
-        for (key, value) in elements { self[key] = value }  // A repeated key: the last one wins.
+        for (key, value) in elements { self[key] = value }
     }
 
     /// The dictionary's members, ordered by key (a dictionary's own order is arbitrary).
@@ -30,7 +35,6 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     public var count: Int { members.count }
     public var isEmpty: Bool { members.isEmpty }
     public var keys: [String] { members.map(\.key) }
-    public var values: [JSONValue] { members.map(\.value) }
     public var dictionary: [String: JSONValue] { Dictionary(uniqueKeysWithValues: members.map { ($0.key, $0.value) }) }
 
     public func makeIterator() -> IndexingIterator<[Element]> { members.makeIterator() }
@@ -65,12 +69,6 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     /// Adds `other`'s members; where a key is in both, `other`'s value wins.
     public mutating func merge(_ other: [String: JSONValue]) {
         for (key, value) in other.sorted(by: { $0.key < $1.key }) { self[key] = value }
-    }
-
-    public func mapValues(_ transform: (JSONValue) throws -> JSONValue) rethrows -> JSONObject {
-        var mapped = self
-        for index in mapped.members.indices { mapped.members[index].value = try transform(mapped.members[index].value) }
-        return mapped
     }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {

@@ -32,11 +32,17 @@ enum ASCII {
     static func hasMediaType(_ value: String, _ lowercase: String) -> Bool {
         var value = value
         return value.withUTF8 { bytes in
-            var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.endIndex
-            var start = bytes.startIndex
-            while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
-            while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
-            return UnsafeBufferPointer(rebasing: bytes[start..<end]).equalsIgnoringASCIICase(lowercase)
+            let end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.endIndex
+            return trimmingOWS(UnsafeBufferPointer(rebasing: bytes[..<end])).equalsIgnoringASCIICase(lowercase)
         }
+    }
+
+    /// Without optional whitespace (RFC 9110 §5.6.3: spaces and horizontal tabs) at either end.
+    static func trimmingOWS(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        return UnsafeBufferPointer(rebasing: bytes[start..<end])
     }
 }

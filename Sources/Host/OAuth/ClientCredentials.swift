@@ -75,11 +75,8 @@ public struct ClientCredentials: Sendable, Equatable {
             guard let space = bytes.firstIndex(of: UInt8(ascii: " ")),
                 UnsafeBufferPointer(rebasing: bytes[..<space]).equalsIgnoringASCIICase("basic")
             else { return .otherScheme }
-            var start = space + 1
-            var end = bytes.count
-            while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
-            while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
-            guard let decoded = Base64.decode(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<end])), alphabet: .standard),
+            let encoded = ASCII.trimmingOWS(UnsafeBufferPointer(rebasing: bytes[(space + 1)...]))
+            guard let decoded = Base64.decode(UnsafeRawBufferPointer(encoded), alphabet: .standard),
                 let colon = decoded.firstIndex(of: UInt8(ascii: ":")),
                 let id = try? FormURLEncoding.decodeComponent(decoded[..<colon]),
                 let secret = try? FormURLEncoding.decodeComponent(decoded[(colon + 1)...])
